@@ -1,0 +1,105 @@
+"""The harvest checkpoint kept in each stream's Singer state.
+
+A stream's state (``bookmarks.<stream>``) looks like this while a harvest is running::
+
+    {"replication_key": "modified",
+     "replication_key_value": "2026-11-20T10:00:00Z",      # bookmark of the last complete harvest
+     "harvest": {"cursor": "b64:MTk5NC4xMjc=",              # resume *after* the last emitted record
+                 "modified_since": "2026-11-20T10:00:00Z",  # the set this harvest asks for
+                 "max_modified": "2026-11-27T08:00:00Z",    # newest ``modified`` emitted so far
+                 "started_at": "2026-11-29T09:00:00Z"}}     # server time of the harvest's first page
+
+and like this once the harvest is complete (the next run is incremental)::
+
+    {"replication_key": "modified", "replication_key_value": "2026-11-27T08:00:00Z"}
+
+Rules:
+
+* The cursor of a record is stored *before* the record is emitted, so any STATE that follows
+  a record resumes after it: nothing lost, no record that was followed by a STATE sent again.
+* ``modified_since`` is stored with the cursor so a resumed harvest asks for the same set.
+* The new bookmark is ``min(max_modified, started_at)``: a record that changed while the harvest
+  was running, behind the cursor, is fetched by the next incremental run rather than missed.
+  It never moves backwards.
+"""
+
+from __future__ import annotations
+
+import typing as t
+from datetime import UTC, datetime
+
+from tap_museumcms.pagination import is_start
+
+REPLICATION_KEY = "modified"
+
+
+def iso_utc(epoch: float) -> str:
+    """Format epoch seconds as ``YYYY-MM-DDTHH:MM:SSZ``."""
+    return datetime.fromtimestamp(epoch, tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class Harvest:
+    """A view on one stream's state dict that owns the ``harvest`` entry.
+
+    Args:
+        state: the stream's writable state dict (mutated in place).
+        start_date: the ``start_date`` setting, used when there is no bookmark yet.
+    """
+
+    def __init__(self, state: dict[str, t.Any], *, start_date: str | None) -> None:
+        self.state = state
+        harvest = state.get("harvest")
+        self.resumed = isinstance(harvest, dict)
+        if not self.resumed:
+            harvest = {
+                "cursor": None,
+                "modified_since": state.get("replication_key_value") or start_date,
+                "max_modified": None,
+                "started_at": None,
+            }
+            state["harvest"] = harvest
+        self._h: dict[str, t.Any] = harvest  # type: ignore[assignment]
+
+    @property
+    def cursor(self) -> str | None:
+        """The cursor to request next (None: from the beginning)."""
+        cursor = self._h.get("cursor")
+        return None if is_start(cursor) else cursor
+
+    @property
+    def modified_since(self) -> str | None:
+        """The ``modified_since`` this harvest asks for (None: everything)."""
+        return self._h.get("modified_since")
+
+    @property
+    def bookmark(self) -> str | None:
+        """The bookmark of the last complete harvest."""
+        return self.state.get("replication_key_value")
+
+    def note_server_time(self, iso: str) -> None:
+        """Record when (on the server's clock) the harvest began; the first call wins."""
+        if not self._h.get("started_at"):
+            self._h["started_at"] = iso
+
+    def advance(self, cursor: str, modified: str | None) -> None:
+        """Move the cursor past a record that is about to be emitted."""
+        self._h["cursor"] = cursor
+        if modified and (self._h.get("max_modified") or "") < modified:
+            self._h["max_modified"] = modified
+
+    def complete(self) -> str | None:
+        """End the harvest: promote the bookmark and clear the cursor.
+
+        Returns:
+            The bookmark now in force.
+        """
+        harvest = self.state.pop("harvest", None) or {}
+        candidates = [v for v in (harvest.get("max_modified"), harvest.get("started_at")) if v]
+        if harvest.get("max_modified") and candidates:
+            new = min(candidates)
+            old = self.state.get("replication_key_value")
+            if not old or new > old:
+                self.state["replication_key_value"] = new
+        if self.state.get("replication_key_value"):
+            self.state["replication_key"] = REPLICATION_KEY
+        return self.state.get("replication_key_value")

@@ -1,0 +1,182 @@
+"""Cursor pagination: what a page's cursors mean, and the guards against loops.
+
+Pure and socket-free. The client feeds it the cursor a page was requested with and the
+cursors that page's records carried; it answers whether the harvest goes on, is complete,
+or has hit the server bug where the cursor stops advancing.
+
+Contract recap (``cms-api.md``): every record carries ``next_cursor``, the cursor that resumes
+*after* it; an empty body ends the harvest; pages may overlap after a server-side retry.
+"""
+
+from __future__ import annotations
+
+import enum
+import hashlib
+import typing as t
+from collections import OrderedDict, deque
+from dataclasses import dataclass
+
+
+class PageVerdict(enum.Enum):
+    """What a finished page means for the harvest."""
+
+    CONTINUE = "continue"  #: request the next page from ``next_cursor``
+    COMPLETE = "complete"  #: the harvest is done
+    STUCK = "stuck"  #: the cursor did not advance: stop, say so, keep state
+    LOOP = "loop"  #: the cursor came back to one already requested: stop, say so
+
+
+@dataclass(frozen=True)
+class PageOutcome:
+    """The verdict on one page, with a message fit for a log line."""
+
+    verdict: PageVerdict
+    next_cursor: str | None = None
+    message: str = ""
+
+
+class BoundedSet:
+    """A set that forgets its oldest members beyond ``capacity`` (an LRU of hashes).
+
+    Members are stored as 16-byte BLAKE2 digests, so memory is bounded by
+    ``capacity`` whatever the size of what is remembered.
+    """
+
+    def __init__(self, capacity: int) -> None:
+        self.capacity = capacity
+        self._items: OrderedDict[bytes, None] = OrderedDict()
+
+    @staticmethod
+    def _digest(value: str | bytes) -> bytes:
+        data = value.encode() if isinstance(value, str) else value
+        return hashlib.blake2b(data, digest_size=16).digest()
+
+    def add(self, value: str | bytes) -> bool:
+        """Remember ``value``; return True if it was new."""
+        digest = self._digest(value)
+        if digest in self._items:
+            self._items.move_to_end(digest)
+            return False
+        self._items[digest] = None
+        if len(self._items) > self.capacity:
+            self._items.popitem(last=False)
+        return True
+
+    def __contains__(self, value: str | bytes) -> bool:
+        return self._digest(value) in self._items
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+
+class RecentRecords:
+    """The records of the last ``pages`` pages, to emit an overlapping re-delivery once.
+
+    A record is identified by its key and its ``modified`` value: a re-delivered record
+    that changed in between is *not* a duplicate and is emitted again.
+    """
+
+    def __init__(self, pages: int = 2) -> None:
+        self._pages: deque[set[tuple[str, str | None]]] = deque(maxlen=pages)
+        self._pages.append(set())
+
+    def new_page(self) -> None:
+        """Start remembering a new page (the oldest one is forgotten)."""
+        self._pages.append(set())
+
+    def seen(self, key: str, modified: str | None) -> bool:
+        """Return True if (key, modified) was delivered in the window; remember it otherwise."""
+        identity = (key, modified)
+        if any(identity in page for page in self._pages):
+            return True
+        self._pages[-1].add(identity)
+        return False
+
+
+class CursorGuard:
+    """Judges each page by the cursors it carried (loop detection is per page).
+
+    Args:
+        window: how many requested cursors to remember for loop detection.
+    """
+
+    def __init__(self, window: int = 100_000) -> None:
+        self._requested = BoundedSet(window)
+
+    def requested(self, cursor: str | None) -> None:
+        """Note that a page was requested from ``cursor``."""
+        self._requested.add(_normal(cursor))
+
+    def judge(
+        self,
+        *,
+        requested: str | None,
+        last_cursor: str | None,
+        lines: int,
+        valid_records: int,
+    ) -> PageOutcome:
+        """Decide what comes after a page.
+
+        Args:
+            requested: the cursor the page was requested with (None: from the beginning).
+            last_cursor: the ``next_cursor`` of the page's last record that had one.
+            lines: non-blank lines in the body (0: the body was empty).
+            valid_records: records on the page that passed validation.
+
+        Returns:
+            CONTINUE with the next cursor, COMPLETE, STUCK or LOOP.
+        """
+        shown = requested if requested is not None else "<start>"
+        if lines == 0:
+            return PageOutcome(PageVerdict.COMPLETE, message="empty page: harvest complete")
+        advanced = last_cursor is not None and _normal(last_cursor) != _normal(requested)
+        if not advanced:
+            if valid_records == 0:
+                return PageOutcome(
+                    PageVerdict.COMPLETE,
+                    message=(
+                        f"page requested with cursor {shown!r} carried no cursor beyond it and no "
+                        "valid record (only quarantined lines): harvest complete"
+                    ),
+                )
+            return PageOutcome(
+                PageVerdict.STUCK,
+                message=(
+                    f"cursor stuck: the page requested with cursor {shown!r} returned "
+                    f"{valid_records} record(s) whose last next_cursor is the same cursor; "
+                    "stopping this stream instead of looping (a known CMS server bug)"
+                ),
+            )
+        assert last_cursor is not None
+        if _normal(last_cursor) in self._requested:
+            return PageOutcome(
+                PageVerdict.LOOP,
+                message=(
+                    f"cursor loop: the page requested with cursor {shown!r} ended with cursor "
+                    f"{last_cursor!r}, which was already requested in this run; stopping this "
+                    "stream instead of looping"
+                ),
+            )
+        return PageOutcome(PageVerdict.CONTINUE, next_cursor=last_cursor)
+
+
+def _normal(cursor: str | None) -> str:
+    """``None``, empty and ``"0"`` all mean "from the beginning"."""
+    if cursor is None or cursor in ("", "0"):
+        return "\x00start"
+    return cursor
+
+
+def is_start(cursor: str | None) -> bool:
+    """Return True if ``cursor`` means "from the beginning"."""
+    return _normal(cursor) == "\x00start"
+
+
+__all__: t.Sequence[str] = (
+    "BoundedSet",
+    "CursorGuard",
+    "PageOutcome",
+    "PageVerdict",
+    "RecentRecords",
+    "is_start",
+)

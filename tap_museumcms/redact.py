@@ -1,0 +1,108 @@
+"""Secrets never leave the process: URL sanitising and a log filter.
+
+``sanitize_url`` is applied to every URL that is logged or written into a record's
+provenance; :class:`SecretFilter` scrubs the literal values of configured secrets from every
+log record, at any level, as a second line of defence.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import typing as t
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+#: Query parameter names whose values are credentials (compared case-insensitively,
+#: ignoring ``-`` and ``_``).
+SECRET_PARAMS = frozenset(
+    {
+        "apikey",
+        "key",
+        "token",
+        "accesstoken",
+        "authtoken",
+        "auth",
+        "password",
+        "secret",
+        "clientsecret",
+        "signature",
+        "sig",
+        "code",
+    }
+)
+
+MASK = "***"
+
+
+def _is_secret_name(name: str) -> bool:
+    return name.lower().replace("-", "").replace("_", "") in SECRET_PARAMS
+
+
+def sanitize_url(url: str) -> str:
+    """Return ``url`` with credentials in the userinfo and the query string masked.
+
+    Example:
+        >>> sanitize_url("https://u:p@cms.example.org/objects?api_key=abc&cursor=x")
+        'https://cms.example.org/objects?api_key=***&cursor=x'
+    """
+    parts = urlsplit(url)
+    netloc = parts.netloc.rsplit("@", 1)[-1]
+    query = parts.query
+    if query:
+        pairs = parse_qsl(query, keep_blank_values=True)
+        query = urlencode(
+            [(k, MASK if _is_secret_name(k) else v) for k, v in pairs], safe="*:"
+        )
+    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
+
+
+class SecretFilter(logging.Filter):
+    """Replace the literal values of secrets in log records with ``***``.
+
+    Args:
+        secrets: the secret values (empty and very short values are ignored, so that
+            masking cannot garble ordinary text).
+    """
+
+    def __init__(self, secrets: t.Iterable[str]) -> None:
+        super().__init__()
+        values = sorted({s for s in secrets if s and len(s) >= 4}, key=len, reverse=True)
+        self._pattern = re.compile("|".join(re.escape(v) for v in values)) if values else None
+
+    def scrub(self, text: str) -> str:
+        """Return ``text`` with every secret masked."""
+        return self._pattern.sub(MASK, text) if self._pattern else text
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if self._pattern is None:
+            return True
+        message = record.getMessage()
+        scrubbed = self.scrub(message)
+        if record.exc_info and record.exc_info[1] is not None:
+            # Render the traceback now, scrubbed, so the handler does not re-render it.
+            formatted = logging.Formatter().formatException(record.exc_info)
+            scrubbed = f"{scrubbed}\n{self.scrub(formatted)}"
+            record.exc_info = None
+            record.exc_text = None
+        if scrubbed != message or record.args:
+            record.msg = scrubbed
+            record.args = None
+        return True
+
+
+def install_secret_filter(secrets: t.Iterable[str]) -> SecretFilter:
+    """Attach a :class:`SecretFilter` to every handler of the root logger and to the root.
+
+    Handlers are where records from every logger end up, so filtering there covers
+    the SDK's loggers as well as the tap's own.
+    """
+    secret_filter = SecretFilter(secrets)
+    root = logging.getLogger()
+    root.addFilter(secret_filter)
+    for handler in root.handlers:
+        handler.addFilter(secret_filter)
+    for name in list(logging.root.manager.loggerDict):
+        logger = logging.getLogger(name)
+        for handler in logger.handlers:
+            handler.addFilter(secret_filter)
+    return secret_filter

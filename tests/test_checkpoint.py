@@ -1,0 +1,47 @@
+"""The harvest checkpoint in Singer state."""
+
+from __future__ import annotations
+
+from tap_museumcms.checkpoint import Harvest
+
+
+def test_first_harvest_uses_start_date_and_starts_from_the_beginning():
+    state: dict = {}
+    harvest = Harvest(state, start_date="2020-01-01T00:00:00Z")
+    assert harvest.cursor is None
+    assert harvest.modified_since == "2020-01-01T00:00:00Z"
+    assert state["harvest"]["modified_since"] == "2020-01-01T00:00:00Z"
+
+
+def test_resume_keeps_cursor_and_the_modified_since_of_the_interrupted_harvest():
+    state = {"replication_key": "modified", "replication_key_value": "2026-02-01T00:00:00Z",
+             "harvest": {"cursor": "c7", "modified_since": "2026-01-01T00:00:00Z",
+                         "max_modified": "2026-01-05T00:00:00Z", "started_at": None}}
+    harvest = Harvest(state, start_date=None)
+    assert harvest.resumed
+    assert harvest.cursor == "c7"
+    assert harvest.modified_since == "2026-01-01T00:00:00Z"
+
+
+def test_complete_promotes_min_of_newest_record_and_server_start_and_clears_cursor():
+    state: dict = {}
+    harvest = Harvest(state, start_date=None)
+    harvest.note_server_time("2026-11-29T09:00:00Z")
+    harvest.note_server_time("2026-11-29T09:30:00Z")  # later pages do not move the start
+    harvest.advance("c1", "2026-11-29T08:00:00Z")
+    harvest.advance("c2", "2026-11-29T09:10:00Z")  # changed during the harvest
+    assert harvest.complete() == "2026-11-29T09:00:00Z"
+    assert state == {"replication_key": "modified",
+                     "replication_key_value": "2026-11-29T09:00:00Z"}
+
+
+def test_bookmark_never_moves_backwards_and_empty_harvest_keeps_it():
+    state = {"replication_key": "modified", "replication_key_value": "2026-05-01T00:00:00Z"}
+    harvest = Harvest(state, start_date=None)
+    assert harvest.modified_since == "2026-05-01T00:00:00Z"
+    harvest.note_server_time("2026-11-29T09:00:00Z")
+    assert harvest.complete() == "2026-05-01T00:00:00Z"
+    harvest = Harvest(state, start_date=None)
+    harvest.advance("c1", "2026-04-01T00:00:00Z")
+    assert harvest.complete() == "2026-05-01T00:00:00Z"
+    assert "harvest" not in state

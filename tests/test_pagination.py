@@ -1,0 +1,68 @@
+"""Cursor guards: when a harvest continues, completes, or must stop."""
+
+from __future__ import annotations
+
+import pytest
+
+from tap_museumcms.pagination import BoundedSet, CursorGuard, PageVerdict, RecentRecords
+
+
+def judge(guard: CursorGuard, requested, last, lines=3, valid=3):
+    guard.requested(requested)
+    return guard.judge(requested=requested, last_cursor=last, lines=lines, valid_records=valid)
+
+
+def test_advancing_cursor_continues_with_the_last_cursor():
+    outcome = judge(CursorGuard(), None, "c3")
+    assert outcome.verdict is PageVerdict.CONTINUE
+    assert outcome.next_cursor == "c3"
+
+
+def test_empty_body_completes():
+    assert judge(CursorGuard(), "c3", None, lines=0, valid=0).verdict is PageVerdict.COMPLETE
+
+
+def test_only_malformed_lines_without_cursor_complete():
+    outcome = judge(CursorGuard(), "c9", None, lines=1, valid=0)
+    assert outcome.verdict is PageVerdict.COMPLETE
+    assert "c9" in outcome.message
+
+
+def test_valid_records_that_do_not_advance_are_a_stuck_cursor_named_in_the_message():
+    outcome = judge(CursorGuard(), "c5", "c5", lines=2, valid=2)
+    assert outcome.verdict is PageVerdict.STUCK
+    assert "'c5'" in outcome.message
+
+
+@pytest.mark.parametrize("start", [None, "0", ""])
+def test_start_cursors_are_equivalent(start):
+    # A page requested from the start whose records say "0" did not advance.
+    assert judge(CursorGuard(), start, "0").verdict is PageVerdict.STUCK
+
+
+def test_cursor_coming_back_to_an_earlier_request_is_a_loop():
+    guard = CursorGuard()
+    assert judge(guard, None, "c1").verdict is PageVerdict.CONTINUE
+    assert judge(guard, "c1", "c2").verdict is PageVerdict.CONTINUE
+    outcome = judge(guard, "c2", "c1")
+    assert outcome.verdict is PageVerdict.LOOP
+    assert "'c1'" in outcome.message
+
+
+def test_bounded_set_forgets_oldest_beyond_capacity():
+    seen = BoundedSet(3)
+    for value in "abcd":
+        assert seen.add(value)
+    assert "a" not in seen and "d" in seen and len(seen) == 3
+    assert not seen.add("d")
+
+
+def test_recent_records_dedupe_within_two_pages_only_and_by_modified():
+    recent = RecentRecords(pages=2)
+    assert not recent.seen("k1", "t1")
+    recent.new_page()
+    assert recent.seen("k1", "t1")  # re-delivered on the next page: duplicate
+    assert not recent.seen("k1", "t2")  # changed in between: not a duplicate
+    recent.new_page()
+    recent.new_page()
+    assert not recent.seen("k1", "t1")  # out of the window
