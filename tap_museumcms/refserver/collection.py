@@ -1,0 +1,588 @@
+"""The reference server's data: the bundled real sample and generated collections of any size.
+
+A collection holds three streams (``objects``, ``rights``, ``media``). Each stream is a sequence of
+raw JSON Lines addressed by *position* (0-based cursor order). The server turns positions into
+cursors; the collection never sees a cursor. Generated collections compute line ``i`` from
+``(seed, i)`` on demand, so a collection of a million records costs no memory.
+
+Mutations (``update``/``add``/``delete``) live in a small overlay on top of the base lines, for
+incremental-sync tests::
+
+    collection.update("objects", "T00938", title="New title")   # same position, modified = now
+    collection.add("objects", {"ObjectID": "new-1", "title": "x"})  # appended at the end
+    collection.delete("objects", "T00938")                        # becomes a tombstone
+    # {"ObjectID": "T00938", "deleted": true, "modified": "2027-01-15T10:00:00Z"}
+
+``expected(stream)`` is the collection's own declaration of what a correct client must end up
+with; it is the ground truth of the tests and never depends on the tap's code.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import json
+import random
+import re
+import threading
+import typing as t
+from collections.abc import Iterator
+from importlib import resources
+
+from tap_museumcms.clock import SYSTEM_CLOCK, Clock
+
+STREAM_KEYS: dict[str, str] = {"objects": "ObjectID", "rights": "RightsID", "media": "MediaID"}
+"""Stream name → key field, as in the contract."""
+
+_ISO_DATE = re.compile(r"^(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?$")
+_URL_FIELDS: dict[str, tuple[str, ...]] = {
+    "objects": ("rights_uri", "iiif_manifest_url"),
+    "rights": ("statement_uri",),
+    "media": ("iiif_image_service", "iiif_manifest_url"),
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class Expected:
+    """Ground truth for one stream of a collection (plus what the server's faults add).
+
+    Attributes:
+        valid_keys: keys of the records a correct client emits as records (not tombstones).
+        invalid_positions: positions whose line the client must quarantine.
+        tombstones: keys of deleted records (``{"<Key>": ..., "deleted": true}``).
+        malformed_lines: extra non-JSON lines a server fault inserted (no position, no cursor);
+            always empty when it comes from a collection alone.
+    """
+
+    valid_keys: set[str]
+    invalid_positions: set[int]
+    tombstones: set[str]
+    malformed_lines: frozenset[bytes] = frozenset()
+
+
+def iso_utc(epoch: float) -> str:
+    """Format epoch seconds as the contract's timestamp, e.g. ``"2026-01-01T00:00:00Z"``."""
+    return dt.datetime.fromtimestamp(int(epoch), tz=dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def parse_timestamp(value: str) -> float:
+    """Parse an ISO 8601 date or date-time (``Z`` or offset; naive means UTC) into epoch seconds.
+
+    Raises:
+        ValueError: when ``value`` is not ISO 8601.
+    """
+    text = value.strip()
+    if text.endswith(("Z", "z")):
+        text = text[:-1] + "+00:00"
+    parsed = dt.datetime.fromisoformat(text)
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=dt.UTC)
+    return parsed.timestamp()
+
+
+def _valid_iso_date(value: str) -> bool:
+    match = _ISO_DATE.match(value)
+    if not match:
+        return False
+    year, month, day = (int(g) if g else 1 for g in match.groups())
+    try:
+        dt.date(year, month, day)
+    except ValueError:
+        return False
+    return True
+
+
+def _absolute_url(value: t.Any) -> bool:
+    return isinstance(value, str) and re.match(r"^https?://[^/\s]+", value) is not None
+
+
+def line_is_valid(stream: str, line: bytes) -> bool:
+    """The server's declaration of which lines a correct client must quarantine (False).
+
+    A line is valid when it is a JSON object whose key field is a non-empty string and, unless it
+    is a tombstone, whose ``modified`` is ISO 8601, whose URL fields are absolute ``http(s)`` URLs
+    and (objects) whose ``title`` is a non-empty string and ``creation_date_iso`` an ISO 8601
+    calendar date (``YYYY``, ``YYYY-MM`` or ``YYYY-MM-DD``) when present. Control characters in
+    text are *not* a reason to quarantine: the client cleans them.
+    """
+    try:
+        record = json.loads(line)
+    except ValueError:
+        return False
+    if not isinstance(record, dict):
+        return False
+    key = record.get(STREAM_KEYS[stream])
+    if not isinstance(key, str) or not key.strip():
+        return False
+    modified = record.get("modified")
+    try:
+        parse_timestamp(modified) if isinstance(modified, str) else None
+    except ValueError:
+        return False
+    if not isinstance(modified, str):
+        return False
+    if record.get("deleted") is True:
+        return True
+    for field in _URL_FIELDS[stream]:
+        if record.get(field) is not None and not _absolute_url(record[field]):
+            return False
+    if stream == "objects":
+        title = record.get("title")
+        if not isinstance(title, str) or not title.strip():
+            return False
+        date = record.get("creation_date_iso")
+        if date is not None and not (isinstance(date, str) and _valid_iso_date(date)):
+            return False
+        for media in record.get("media") or []:
+            service = media.get("iiif_image_service") if isinstance(media, dict) else None
+            if service is not None and not _absolute_url(service):
+                return False
+    return True
+
+
+def line_key(stream: str, line: bytes) -> str | None:
+    """The key of a line, or None when the line is not a JSON object with a string key."""
+    try:
+        record = json.loads(line)
+    except ValueError:
+        return None
+    key = record.get(STREAM_KEYS[stream]) if isinstance(record, dict) else None
+    return key if isinstance(key, str) else None
+
+
+def _dump(record: dict[str, t.Any]) -> bytes:
+    return json.dumps(record, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+class Collection:
+    """Base of both collections: positions, the mutation overlay and ``expected()``.
+
+    Subclasses provide the base lines: ``_base_size``, ``_base_line``, ``_base_modified``,
+    ``_base_position`` (key → position) and ``_base_first_candidate`` (a position before which no
+    base record can match a ``modified_since``).
+    """
+
+    def __init__(self, clock: Clock = SYSTEM_CLOCK) -> None:
+        self.clock = clock
+        self._lock = threading.RLock()
+        # stream -> position -> (line, modified epoch); covers updated/deleted base records
+        self._overrides: dict[str, dict[int, tuple[bytes, float]]] = {s: {} for s in STREAM_KEYS}
+        self._appended: dict[str, list[tuple[bytes, float]]] = {s: [] for s in STREAM_KEYS}
+        self._appended_index: dict[str, dict[str, int]] = {s: {} for s in STREAM_KEYS}
+
+    # --- provided by subclasses -------------------------------------------------------------
+    def _base_size(self, stream: str) -> int:
+        raise NotImplementedError
+
+    def _base_line(self, stream: str, position: int) -> bytes:
+        raise NotImplementedError
+
+    def _base_modified(self, stream: str, position: int) -> float:
+        raise NotImplementedError
+
+    def _base_position(self, stream: str, key: str) -> int | None:
+        raise NotImplementedError
+
+    def _base_first_candidate(self, stream: str, since: float) -> int:
+        return 0
+
+    def _base_expected(self, stream: str) -> tuple[Iterator[str], set[int]]:
+        """(keys of valid base records, invalid base positions); default: check every line."""
+        size = self._base_size(stream)
+        invalid = {p for p in range(size) if not line_is_valid(stream, self._base_line(stream, p))}
+
+        def keys() -> Iterator[str]:
+            for position in range(self._base_size(stream)):
+                if position not in invalid:
+                    key = line_key(stream, self._base_line(stream, position))
+                    if key is not None:
+                        yield key
+
+        return keys(), invalid
+
+    # --- reading ----------------------------------------------------------------------------
+    def size(self, stream: str) -> int:
+        """Number of positions (lines) in ``stream``, appended records included."""
+        self._check(stream)
+        with self._lock:
+            return self._base_size(stream) + len(self._appended[stream])
+
+    def record_at(self, stream: str, position: int) -> bytes:
+        """The raw line at ``position`` without ``next_cursor`` (maybe deliberately malformed).
+
+        Raises:
+            IndexError: when ``position`` is outside ``0 .. size(stream) - 1``.
+        """
+        return self._entry(stream, position)[0]
+
+    def modified_at(self, stream: str, position: int) -> float:
+        """Epoch seconds of the record's ``modified`` (what the CMS database knows, even for a line
+        that is exported malformed)."""
+        return self._entry(stream, position)[1]
+
+    def _entry(self, stream: str, position: int) -> tuple[bytes, float]:
+        self._check(stream)
+        base = self._base_size(stream)
+        with self._lock:
+            if position < 0:
+                raise IndexError(position)
+            if position >= base:
+                return self._appended[stream][position - base]
+            override = self._overrides[stream].get(position)
+        if override is not None:
+            return override
+        return self._base_line(stream, position), self._base_modified(stream, position)
+
+    def keys(self, stream: str) -> Iterator[str]:
+        """Keys in cursor order, one per line that is a JSON object with a string key."""
+        for position in range(self.size(stream)):
+            key = line_key(stream, self.record_at(stream, position))
+            if key is not None:
+                yield key
+
+    def iter_from(
+        self, stream: str, start: int, since: float | None = None
+    ) -> Iterator[tuple[int, bytes]]:
+        """Yield ``(position, line)`` from ``start`` on, only records modified at/after ``since``.
+
+        Fast for incremental queries: base positions before ``_base_first_candidate(since)`` are
+        skipped without being generated; only the overlay is looked at there.
+        """
+        self._check(stream)
+        base = self._base_size(stream)
+        first = 0 if since is None else min(base, self._base_first_candidate(stream, since))
+        if start < first:
+            with self._lock:
+                early = sorted(p for p in self._overrides[stream] if start <= p < first)
+            for position in early:
+                line, modified = self._entry(stream, position)
+                if modified >= t.cast(float, since):
+                    yield position, line
+            start = first
+        position = start
+        while position < self.size(stream):
+            line, modified = self._entry(stream, position)
+            if since is None or modified >= since:
+                yield position, line
+            position += 1
+
+    # --- mutations --------------------------------------------------------------------------
+    def _now(self) -> tuple[str, float]:
+        now = int(self.clock.time())
+        return iso_utc(now), float(now)
+
+    def _find(self, stream: str, key: str) -> int:
+        with self._lock:
+            if key in self._appended_index[stream]:
+                return self._base_size(stream) + self._appended_index[stream][key]
+        position = self._base_position(stream, key)
+        if position is None:
+            raise KeyError(f"{stream}: no record with key {key!r}")
+        return position
+
+    def _put(self, stream: str, position: int, record: dict[str, t.Any], modified: float) -> None:
+        base = self._base_size(stream)
+        entry = (_dump(record), modified)
+        with self._lock:
+            if position >= base:
+                self._appended[stream][position - base] = entry
+            else:
+                self._overrides[stream][position] = entry
+
+    def update(self, stream: str, key: str, **fields: t.Any) -> bytes:
+        """Change fields of the record ``key`` in place (its position and cursor do not move).
+
+        Returns:
+            The new line. ``modified`` is set to the clock's now.
+        """
+        with self._lock:
+            position = self._find(stream, key)
+            record = json.loads(self.record_at(stream, position))
+            stamp, epoch = self._now()
+            record.update(fields, modified=stamp)
+            self._put(stream, position, record, epoch)
+            return self.record_at(stream, position)
+
+    def add(self, stream: str, record: dict[str, t.Any]) -> bytes:
+        """Append a new record at the end of the cursor order; ``modified`` is set to now."""
+        key = record.get(STREAM_KEYS[self._check(stream)])
+        if not isinstance(key, str) or not key:
+            raise ValueError(f"record needs a string {STREAM_KEYS[stream]}")
+        with self._lock:
+            stamp, epoch = self._now()
+            line = _dump({**record, "modified": stamp})
+            self._appended_index[stream][key] = len(self._appended[stream])
+            self._appended[stream].append((line, epoch))
+            return line
+
+    def delete(self, stream: str, key: str) -> bytes:
+        """Replace the record ``key`` with a tombstone at the same position."""
+        with self._lock:
+            position = self._find(stream, key)
+            stamp, epoch = self._now()
+            tombstone = {STREAM_KEYS[stream]: key, "deleted": True, "modified": stamp}
+            self._put(stream, position, tombstone, epoch)
+            return self.record_at(stream, position)
+
+    # --- ground truth -----------------------------------------------------------------------
+    def expected(self, stream: str) -> Expected:
+        """What a correct client ends up with after a full harvest of ``stream`` now."""
+        self._check(stream)
+        with self._lock:
+            overlay = dict(self._overrides[stream])
+            base = self._base_size(stream)
+            overlay.update({base + i: e for i, e in enumerate(self._appended[stream])})
+        base_keys, base_invalid = self._base_expected(stream)
+        overridden_keys = {
+            k for p in overlay if p < base and (k := line_key(stream, self._base_line(stream, p)))
+        }
+        valid = set(base_keys) - overridden_keys
+        invalid = base_invalid - set(overlay)
+        tombstones: set[str] = set()
+        for position, (line, _modified) in overlay.items():
+            key = line_key(stream, line)
+            if not line_is_valid(stream, line):
+                invalid.add(position)
+            elif json.loads(line).get("deleted") is True:
+                tombstones.add(t.cast(str, key))
+            else:
+                valid.add(t.cast(str, key))
+        return Expected(
+            valid_keys=valid - tombstones, invalid_positions=invalid, tombstones=tombstones
+        )
+
+    @staticmethod
+    def _check(stream: str) -> str:
+        if stream not in STREAM_KEYS:
+            raise KeyError(f"unknown stream {stream!r}; expected one of {sorted(STREAM_KEYS)}")
+        return stream
+
+
+class SampleCollection(Collection):
+    """The bundled real sample: 1,010 objects (Tate + AIC, CC0), their rights and 823 images.
+
+    Lines are the committed ``sample/*.jsonl`` files (see ``sample/ATTRIBUTION.md``). About 27% of
+    the objects carry a fuzzy ``creation_date_iso`` ("1954-8", "c.1790-1") as the source gives it:
+    those are the records a correct client quarantines.
+    """
+
+    def __init__(self, clock: Clock = SYSTEM_CLOCK) -> None:
+        super().__init__(clock)
+        self._lines: dict[str, list[bytes]] = {}
+        self._modified: dict[str, list[float]] = {}
+        self._index: dict[str, dict[str, int]] = {}
+        folder = resources.files("tap_museumcms.refserver") / "sample"
+        for stream in STREAM_KEYS:
+            data = (folder / f"{stream}.jsonl").read_bytes()
+            lines = [line for line in data.split(b"\n") if line.strip()]
+            self._lines[stream] = lines
+            records = [json.loads(line) for line in lines]
+            self._modified[stream] = [parse_timestamp(r["modified"]) for r in records]
+            self._index[stream] = {r[STREAM_KEYS[stream]]: i for i, r in enumerate(records)}
+
+    def _base_size(self, stream: str) -> int:
+        return len(self._lines[stream])
+
+    def _base_line(self, stream: str, position: int) -> bytes:
+        return self._lines[stream][position]
+
+    def _base_modified(self, stream: str, position: int) -> float:
+        return self._modified[stream][position]
+
+    def _base_position(self, stream: str, key: str) -> int | None:
+        return self._index[stream].get(key)
+
+    def _base_first_candidate(self, stream: str, since: float) -> int:
+        latest = max(self._modified[stream], default=0.0)
+        return len(self._lines[stream]) if since > latest else 0
+
+
+# Vocabulary for generated records (written for this project).
+_TITLE_SUBJECTS = (
+    "Harbour", "Orchard", "Cathedral", "Mill", "Bridge", "Garden", "Lighthouse", "Market",
+    "Quarry", "Riverbank", "Vineyard", "Courtyard", "Shipyard", "Meadow", "Chapel", "Station",
+)
+_TITLE_FORMS = (
+    "{s} at Dawn", "Study for the {s}", "The {s} in Winter", "View of the {s}", "{s} with Figures",
+    "Sketch of a {s}", "The Old {s}", "{s} after Rain", "Evening, the {s}", "Untitled ({s})",
+)
+_GIVEN = ("Ada", "Bruno", "Clara", "Dmitri", "Elif", "Farid", "Greta", "Hiroshi", "Ines", "Jonas",
+          "Kwame", "Lucía", "Mei", "Nils", "Oona", "Pavel", "Rosa", "Søren", "Tomás", "Yara")
+_FAMILY = ("Albrecht", "Bianchi", "Castellanos", "Dvořák", "Eriksen", "Fontaine", "Grünewald",
+           "Haddad", "Ivanova", "Jansen", "Kowalski", "Lindqvist", "Moreau", "Nakamura", "Okafor",
+           "Petrović", "Quintero", "Rasmussen", "Sato", "Van Doorn")
+_TYPES = (
+    ("painting", "Oil on canvas", "European Paintings"),
+    ("painting", "Tempera on panel", "European Paintings"),
+    ("drawing", "Graphite on wove paper", "Prints and Drawings"),
+    ("print", "Etching on laid paper", "Prints and Drawings"),
+    ("photograph", "Gelatin silver print", "Photography"),
+    ("sculpture", "Bronze", "Sculpture"),
+    ("textile", "Wool and silk, tapestry weave", "Textiles"),
+    ("ceramic", "Glazed stoneware", "Decorative Arts"),
+)
+_RIGHTS = (
+    "http://rightsstatements.org/vocab/InC/1.0/",
+    "https://rightsstatements.org/vocab/InC/1.0/",
+    "http://rightsstatements.org/vocab/InC-EDU/1.0/",
+    "http://rightsstatements.org/page/InC/1.0/?language=en",
+    "http://rightsstatements.org/vocab/NoC-US/1.0",
+    "http://rightsstatements.org/vocab/UND/1.0/",
+    "http://creativecommons.org/publicdomain/zero/1.0/",
+    "https://creativecommons.org/publicdomain/zero/1.0/",
+    "https://creativecommons.org/publicdomain/mark/1.0",
+    "http://creativecommons.org/licenses/by/4.0/",
+)
+_CREDITS = ("Gift of {n}", "Purchased {y}", "Bequest of {n}", "Transferred from the {d} archive")
+_INVALID_KINDS = (
+    "title_missing", "key_empty", "date_circa", "date_impossible", "relative_url", "not_json",
+    "control_chars",
+)
+"""The rotation of deliberate faults; the last one (``control_chars``) is valid after cleaning."""
+
+
+class GeneratedCollection(Collection):
+    """A synthetic collection of ``size`` objects, one rights record and one image per object.
+
+    Record ``i`` is computed from ``(seed, i)``; nothing is stored. Keys: ``ObjectID``
+    ``"obj-0000042"``, ``RightsID`` ``"r-obj-0000042"``, ``MediaID`` ``"m-obj-0000042"``;
+    ``modified`` is ``base_modified + i`` seconds in all three streams.
+
+    With ``invalid_every=k > 0``, object ``i`` with ``(i + 1) % k == 0`` is deliberately bad, the
+    kind rotating through ``title_missing``, ``key_empty`` (``"ObjectID": ""``), ``date_circa``
+    (``"c. 1850"``), ``date_impossible`` (``"2026-13-45"``), ``relative_url``, ``not_json`` (a line
+    that is not JSON) and ``control_chars`` (``\\x00`` and MARC ``\\x1f`` in text: valid once
+    cleaned). Rights and media records are always well formed.
+    """
+
+    def __init__(
+        self,
+        size: int,
+        *,
+        seed: int = 0,
+        invalid_every: int = 0,
+        base_modified: str = "2026-01-01T00:00:00Z",
+        clock: Clock = SYSTEM_CLOCK,
+    ) -> None:
+        super().__init__(clock)
+        if size < 0 or invalid_every < 0:
+            raise ValueError("size and invalid_every must be >= 0")
+        self.n = size
+        self.seed = seed
+        self.invalid_every = invalid_every
+        self.base_epoch = parse_timestamp(base_modified)
+
+    def invalid_kind(self, position: int) -> str | None:
+        """The deliberate fault of object ``position`` (one of the rotation), or None."""
+        k = self.invalid_every
+        if k <= 0 or (position + 1) % k:
+            return None
+        return _INVALID_KINDS[((position + 1) // k - 1) % len(_INVALID_KINDS)]
+
+    @staticmethod
+    def object_id(position: int) -> str:
+        """The ``ObjectID`` of object ``position`` (before any deliberate fault)."""
+        return f"obj-{position:07d}"
+
+    def _base_size(self, stream: str) -> int:
+        return self.n
+
+    def _base_modified(self, stream: str, position: int) -> float:
+        return self.base_epoch + position
+
+    def _base_first_candidate(self, stream: str, since: float) -> int:
+        return max(0, int(-(-(since - self.base_epoch) // 1)))
+
+    def _base_position(self, stream: str, key: str) -> int | None:
+        match = re.fullmatch(r"(?:r-|m-)?obj-(\d{7,})", key)
+        if not match:
+            return None
+        position = int(match.group(1))
+        prefix = {"objects": "", "rights": "r-", "media": "m-"}[stream]
+        if not key.startswith(prefix + "obj-") or position >= self.n:
+            return None
+        if stream == "objects" and self.invalid_kind(position) in ("key_empty", "not_json"):
+            return None
+        return position
+
+    def _base_expected(self, stream: str) -> tuple[Iterator[str], set[int]]:
+        bad = ("control_chars", None)
+        invalid = set()
+        if stream == "objects" and self.invalid_every:
+            k = self.invalid_every
+            invalid = {p for p in range(k - 1, self.n, k) if self.invalid_kind(p) not in bad}
+        prefix = {"objects": "", "rights": "r-", "media": "m-"}[stream]
+        keys = (prefix + self.object_id(p) for p in range(self.n) if p not in invalid)
+        return keys, invalid
+
+    def _base_line(self, stream: str, position: int) -> bytes:
+        if not 0 <= position < self.n:
+            raise IndexError(position)
+        rng = random.Random(self.seed * 1_000_003 + position)
+        oid = self.object_id(position)
+        modified = iso_utc(self.base_epoch + position)
+        kind, medium, department = rng.choice(_TYPES)
+        year = rng.randint(1480, 2024)
+        maker = f"{rng.choice(_GIVEN)} {rng.choice(_FAMILY)}"
+        rights_uri = rng.choice(_RIGHTS)
+        width, height = rng.randrange(800, 8001, 10), rng.randrange(800, 8001, 10)
+        media_id = f"m-{oid}"
+        service = f"https://img.example.org/iiif/3/{media_id}"
+        manifest = f"https://cms.example.org/iiif/{oid}/manifest"
+        if stream == "rights":
+            return _dump(
+                {
+                    "RightsID": f"r-{oid}", "ObjectID": oid, "statement_uri": rights_uri,
+                    "holder": None if "publicdomain" in rights_uri else f"Estate of {maker}",
+                    "credit_line": None if "publicdomain" in rights_uri else f"© Estate of {maker}",
+                    "valid_from": f"{rng.randint(1990, 2025)}-01-01", "modified": modified,
+                }
+            )
+        media = {
+            "MediaID": media_id, "iiif_image_service": service, "width": width, "height": height,
+            "format": "image/jpeg", "is_primary": True,
+        }
+        if stream == "media":
+            return _dump(
+                {**media, "ObjectID": oid, "iiif_manifest_url": manifest, "caption": "Front",
+                 "modified": modified}
+            )
+        circa = rng.random() < 0.3
+        title = rng.choice(_TITLE_FORMS).format(s=rng.choice(_TITLE_SUBJECTS))
+        record: dict[str, t.Any] = {
+            "ObjectID": oid,
+            "title": title,
+            "creation_date_iso": str(year) if circa else f"{year}-{rng.randint(1, 12):02d}-01",
+            "creation_date_display": f"c. {year}" if circa else str(year),
+            "maker": maker,
+            "object_type": kind,
+            "medium": medium,
+            "dimensions": f"{rng.randint(10, 250)} x {rng.randint(10, 250)} cm",
+            "department": department,
+            "accession_number": f"{year + rng.randint(0, 60)}.{position}",
+            "description": f"{title} by {maker}.",
+            "credit_line": rng.choice(_CREDITS).format(
+                n=f"{rng.choice(_GIVEN)} {rng.choice(_FAMILY)}", y=year + 50, d=department
+            ),
+            "rights_uri": rights_uri,
+            "iiif_manifest_url": manifest,
+            "media": [media],
+            "modified": modified,
+        }
+        fault = self.invalid_kind(position)
+        if fault == "title_missing":
+            del record["title"]
+        elif fault == "key_empty":
+            record["ObjectID"] = ""
+        elif fault == "date_circa":
+            record["creation_date_iso"] = "c. 1850"
+        elif fault == "date_impossible":
+            record["creation_date_iso"] = "2026-13-45"
+        elif fault == "relative_url":
+            record["iiif_manifest_url"] = f"/iiif/{oid}/manifest"
+        elif fault == "not_json":
+            return f'{{"ObjectID": "{oid}", "title": {title} by {maker}, '.encode()
+        elif fault == "control_chars":
+            record["title"] = f"{title}\x00"
+            record["maker"] = f"{maker}\x1fa(Artist)"
+        return _dump(record)
