@@ -40,6 +40,7 @@ DEFAULT_PREFIX_BYTES = 4096
 _NL = b"\n"
 _CR = b"\r"
 _CR_BYTE = 0x0D
+_BOM = b"\xef\xbb\xbf"
 
 _JSON_TYPE_NAMES: dict[type, str] = {
     list: "array",
@@ -234,15 +235,16 @@ def decode_json_line(line: RawLine) -> tuple[dict[str, t.Any] | None, str | None
     """
     if line.oversized:
         return None, f"line of {line.size} bytes exceeds max_line_bytes {line.max_line_bytes}"
+    data = line.data
+    if data.startswith(_BOM):
+        data = data[len(_BOM) :]
     try:
-        text = line.data.decode("utf-8-sig")
+        text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
         return None, f"invalid UTF-8 at byte {exc.start}: {exc.reason}"
     try:
-        value = json.loads(text, parse_constant=_reject_constant)
-    except json.JSONDecodeError as exc:
-        return None, f"invalid JSON: {exc}"
-    except _NonStandardConstant as exc:
+        value = _DECODER.decode(text)
+    except (json.JSONDecodeError, _NonStandardConstant) as exc:
         return None, f"invalid JSON: {exc}"
     except RecursionError:
         return None, "invalid JSON: nested too deeply"
@@ -255,8 +257,12 @@ def decode_json_line(line: RawLine) -> tuple[dict[str, t.Any] | None, str | None
 
 
 class _NonStandardConstant(ValueError):
-    pass
+    """NaN, Infinity or -Infinity: accepted by Python's json, not by JSON or PostgreSQL."""
 
 
 def _reject_constant(name: str) -> t.NoReturn:
     raise _NonStandardConstant(f"non-standard constant {name}")
+
+
+# One decoder for all lines: json.loads with keyword arguments builds a new one per call.
+_DECODER = json.JSONDecoder(parse_constant=_reject_constant)
