@@ -38,8 +38,8 @@ Rules (the decisions a cataloguer would ask about):
   (the LIDO 1.1 official examples record ``"vor 1896"`` as 1896-1896; the Tate data does the same
   for ``"after c.1830"``). The true bound is open; the qualifier says which side.
 - Decades: ``"1890s"`` is 1890-1899; ``"early 1890s"`` 1890-1893, ``"mid 1890s"`` 1893-1897,
-  ``"late 1890s"`` 1896-1899. A year ending in ``00s`` is a century: ``"1800s"`` is 1800-1899, ``"early 1800s"``
-  1800-1835.
+  ``"late 1890s"`` 1896-1899. A year ending in ``00s`` is a century: ``"1800s"`` is 1800-1899,
+  ``"early 1800s"`` 1800-1835.
 - Centuries run 00-99 as museums catalogue them (``"19th century"`` is 1800-1899, not 1801-1900).
   ``early``/``mid``/``late`` take 00-35, 30-70, 65-99; ``first half``/``second half`` 00-49, 50-99.
 - Several comma-separated parts: the first part that holds a date is the making of the work.

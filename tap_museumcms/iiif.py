@@ -1,0 +1,453 @@
+"""IIIF Presentation 3.0 Manifests: one per valid museum object that has images.
+
+:func:`build_manifest` maps a validated object record to a Manifest (a JSON object);
+:func:`manifest_record` wraps it as a record of the ``iiif_manifests`` stream::
+
+    {"object_id": "1994.127", "manifest_id": "https://cms.example.org/iiif/1994.127/manifest",
+     "manifest": {"@context": "http://iiif.io/api/presentation/3/context.json", "id": ...,
+                  "type": "Manifest", "label": {"en": ["Harbour at Dawn"]}, "items": [...]},
+     "modified": "2026-11-20T10:00:00Z"}
+
+Mapping:
+
+- ``id``: the object's ``iiif_manifest_url``, else ``{iiif_base_url}/{object_id}/manifest``
+  (object id percent-escaped). Without either there is no manifest (``None``).
+- ``label``: the title; ``summary``: the description, else "maker, date" when known;
+  ``metadata``: label/value pairs for maker, date, object type, medium, dimensions, department,
+  accession number, credit line and rights (only those present). Values are language maps in
+  :attr:`IIIFOptions.language`, labels in English.
+- ``requiredStatement``: "Attribution" -> the credit line (omitted without one).
+- ``rights``: the object's ``rights_uri`` when it is a canonical Creative Commons or
+  RightsStatements.org URI (``http://``, as the specification requires); otherwise omitted.
+- ``provider``: one Agent with :attr:`IIIFOptions.provider_label` and, when set, a homepage.
+  Its id is :attr:`IIIFOptions.provider_id`, else the homepage, else the manifest's origin.
+- ``thumbnail``: the primary asset (``is_primary``, else the first) at 400 px wide.
+- ``items``: one Canvas per asset that has a IIIF Image API service and a positive pixel
+  ``width``/``height``, in source order; others are skipped. Each Canvas holds one
+  AnnotationPage with one ``painting`` Annotation whose body is the full image with its
+  service (``ImageService3``, or ``ImageService2`` for ``/iiif/2/`` services, profile level1).
+  Ids are ``{base}/canvas/{media_id}``, ``{base}/page/{media_id}``,
+  ``{base}/annotation/{media_id}``, where ``base`` is the manifest id without a trailing
+  ``/manifest`` or ``/manifest.json``. No usable asset: no manifest.
+
+All text is cleaned with :func:`tap_museumcms.text.strip_xml_illegal` (so ``\\x00`` and lone
+surrogates never reach JSON or PostgreSQL) and trimmed.
+
+:func:`check_manifest_rules` checks what the official JSON Schema does not (see its docstring).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote, urlsplit
+
+from tap_museumcms.lido import image_api_version, image_urls, rights_label
+from tap_museumcms.text import strip_xml_illegal
+
+PRESENTATION_CONTEXT = "http://iiif.io/api/presentation/3/context.json"
+
+
+@dataclass(frozen=True)
+class IIIFOptions:
+    """Settings of the manifest builder.
+
+    Attributes:
+        iiif_base_url: Base for manifest ids when the source sends no ``iiif_manifest_url``,
+            e.g. ``"https://iiif.example.org/manifests"`` ->
+            ``https://iiif.example.org/manifests/1994.127/manifest``.
+        provider_id: URI of the providing institution (e.g. its ISIL or Wikidata URI).
+        provider_label: Name of the providing institution.
+        provider_homepage: Its web site, e.g. ``"https://www.example.org/"``.
+        language: BCP 47 language of titles, descriptions and other values.
+    """
+
+    iiif_base_url: str | None = None
+    provider_id: str | None = None
+    provider_label: str = "Museum"
+    provider_homepage: str | None = None
+    language: str = "en"
+
+
+def _text(value: Any) -> str | None:
+    """Return a value as clean text, or ``None`` when missing or blank."""
+    if value is None:
+        return None
+    cleaned = strip_xml_illegal(value if isinstance(value, str) else str(value)).strip()
+    return cleaned or None
+
+
+def _is_http(value: str | None) -> bool:
+    return value is not None and value.startswith(("http://", "https://")) and " " not in value
+
+
+def _lang(language: str, value: str) -> dict[str, list[str]]:
+    return {language: [value]}
+
+
+def _pair(label: str, value: str, language: str) -> dict[str, Any]:
+    return {"label": _lang("en", label), "value": _lang(language, value)}
+
+
+def manifest_id_for(obj: Mapping[str, Any], options: IIIFOptions) -> str | None:
+    """The manifest id of an object: its ``iiif_manifest_url``, else one under ``iiif_base_url``.
+
+    Args:
+        obj: e.g. ``{"object_id": "1994/127", "iiif_manifest_url": None}``.
+        options: e.g. ``IIIFOptions(iiif_base_url="https://iiif.example.org/manifests/")``.
+
+    Returns:
+        e.g. ``"https://iiif.example.org/manifests/1994%2F127/manifest"``; ``None`` when neither
+        gives an http(s) URL.
+    """
+    source = _text(obj.get("iiif_manifest_url"))
+    if _is_http(source):
+        return source
+    base = _text(options.iiif_base_url)
+    object_id = _text(obj.get("object_id"))
+    if _is_http(base) and object_id:
+        return f"{base.rstrip('/')}/{quote(object_id, safe='')}/manifest"
+    return None
+
+
+def _canonical_rights(uri: str | None) -> str | None:
+    """The URI when it is a canonical CC / RightsStatements.org URI, else ``None``."""
+    if not uri:
+        return None
+    from tap_museumcms.rights import UnknownRights, lookup_rights
+
+    try:
+        term = lookup_rights(uri)
+    except UnknownRights:
+        return None
+    return term.uri if term.uri == uri else None
+
+
+def _service(url: str) -> dict[str, str]:
+    if image_api_version(url) == 2:
+        return {
+            "@id": url,
+            "@type": "ImageService2",
+            "profile": "http://iiif.io/api/image/2/level1.json",
+        }
+    return {"id": url, "type": "ImageService3", "profile": "level1"}
+
+
+def _assets(obj: Mapping[str, Any]) -> list[tuple[str, str, int, int, str, bool]]:
+    """Usable assets as (key, service, width, height, format, is_primary), in source order."""
+    media = obj.get("media")
+    if not isinstance(media, list):
+        return []
+    assets: list[tuple[str, str, int, int, str, bool]] = []
+    seen: set[str] = set()
+    for index, item in enumerate(media, start=1):
+        if not isinstance(item, Mapping):
+            continue
+        service = _text(item.get("iiif_image_service"))
+        width, height = item.get("width"), item.get("height")
+        if not _is_http(service):
+            continue
+        if not all(
+            isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in (width, height)
+        ):
+            continue
+        key = quote(_text(item.get("media_id")) or f"p{index}", safe="")
+        if key in seen:
+            key = f"{key}-{index}"
+        seen.add(key)
+        fmt = _text(item.get("format")) or "image/jpeg"
+        primary = item.get("is_primary") is True
+        assets.append((key, service.rstrip("/"), width, height, fmt, primary))
+    return assets
+
+
+def _canvas(
+    base: str, key: str, service: str, width: int, height: int, fmt: str, _primary: bool
+) -> dict[str, Any]:
+    canvas_id = f"{base}/canvas/{key}"
+    full, _thumbnail = image_urls(service)
+    return {
+        "id": canvas_id,
+        "type": "Canvas",
+        "height": height,
+        "width": width,
+        "items": [
+            {
+                "id": f"{base}/page/{key}",
+                "type": "AnnotationPage",
+                "items": [
+                    {
+                        "id": f"{base}/annotation/{key}",
+                        "type": "Annotation",
+                        "motivation": "painting",
+                        "body": {
+                            "id": full,
+                            "type": "Image",
+                            "format": fmt,
+                            "height": height,
+                            "width": width,
+                            "service": [_service(service)],
+                        },
+                        "target": canvas_id,
+                    }
+                ],
+            }
+        ],
+    }
+
+
+def _provider(manifest_id: str, options: IIIFOptions) -> dict[str, Any]:
+    homepage = _text(options.provider_homepage)
+    provider_id = _text(options.provider_id)
+    if not _is_http(provider_id):
+        if _is_http(homepage):
+            provider_id = homepage
+        else:
+            parts = urlsplit(manifest_id)
+            provider_id = f"{parts.scheme}://{parts.netloc}/"
+    label = _text(options.provider_label) or "Museum"
+    provider: dict[str, Any] = {"id": provider_id, "type": "Agent", "label": _lang("en", label)}
+    if _is_http(homepage):
+        provider["homepage"] = [
+            {"id": homepage, "type": "Text", "label": _lang("en", label), "format": "text/html"}
+        ]
+    return provider
+
+
+def build_manifest(obj: Mapping[str, Any], options: IIIFOptions = IIIFOptions()) -> dict | None:
+    """Build the IIIF Presentation 3.0 Manifest of one validated object.
+
+    Args:
+        obj: A validated object record, e.g. ``{"object_id": "1994.127", "title": "Harbour at
+            Dawn", "iiif_manifest_url": "https://cms.example.org/iiif/1994.127/manifest",
+            "media": [{"media_id": "m-88", "iiif_image_service":
+            "https://img.example.org/iiif/3/m-88", "width": 4000, "height": 3000,
+            "format": "image/jpeg", "is_primary": True}], ...}``.
+        options: Base URL for ids, provider, language.
+
+    Returns:
+        The Manifest as a JSON-ready dict; ``None`` when the object has no usable image asset
+        or no manifest id can be formed (no ``iiif_manifest_url`` and no ``iiif_base_url``).
+    """
+    assets = _assets(obj)
+    if not assets:
+        return None
+    manifest_id = manifest_id_for(obj, options)
+    if manifest_id is None:
+        return None
+    language = _text(options.language) or "en"
+    base = manifest_id
+    for suffix in ("/manifest.json", "/manifest"):
+        if base.endswith(suffix):
+            base = base[: -len(suffix)]
+            break
+
+    title = _text(obj.get("title")) or "[untitled]"
+    maker = _text(obj.get("maker"))
+    date = (
+        _text(obj.get("creation_date_display"))
+        or _text(obj.get("creation_date_raw"))
+        or _text(obj.get("creation_date_iso"))
+    )
+    credit_line = _text(obj.get("credit_line"))
+    rights = _canonical_rights(_text(obj.get("rights_uri")))
+
+    manifest: dict[str, Any] = {
+        "@context": PRESENTATION_CONTEXT,
+        "id": manifest_id,
+        "type": "Manifest",
+        "label": _lang(language, title),
+    }
+    summary = _text(obj.get("description")) or ", ".join(v for v in (maker, date) if v)
+    if summary:
+        manifest["summary"] = _lang(language, summary)
+
+    metadata = []
+    for label, value in (
+        ("Maker", maker),
+        ("Date", date),
+        ("Object type", _text(obj.get("object_type"))),
+        ("Medium", _text(obj.get("medium"))),
+        ("Dimensions", _text(obj.get("dimensions"))),
+        ("Department", _text(obj.get("department"))),
+        ("Accession number", _text(obj.get("accession_number"))),
+        ("Credit line", credit_line),
+    ):
+        if value:
+            metadata.append(_pair(label, value, language))
+    if rights:
+        metadata.append(_pair("Rights", rights_label(rights), "en"))
+    if metadata:
+        manifest["metadata"] = metadata
+    if credit_line:
+        manifest["requiredStatement"] = _pair("Attribution", credit_line, language)
+    if rights:
+        manifest["rights"] = rights
+    manifest["provider"] = [_provider(manifest_id, options)]
+
+    primary = next((asset for asset in assets if asset[5]), assets[0])
+    service = primary[1]
+    manifest["thumbnail"] = [
+        {
+            "id": image_urls(service)[1],
+            "type": "Image",
+            "format": "image/jpeg",
+            "service": [_service(service)],
+        }
+    ]
+    manifest["items"] = [_canvas(base, *asset) for asset in assets]
+    return manifest
+
+
+def manifest_record(
+    obj: Mapping[str, Any], options: IIIFOptions = IIIFOptions()
+) -> dict[str, Any] | None:
+    """Build the ``iiif_manifests`` stream record of one valid object.
+
+    Args:
+        obj: A validated object record (see :func:`build_manifest`).
+        options: Builder settings.
+
+    Returns:
+        ``{"object_id": "1994.127", "manifest_id": "https://...", "manifest": {...},
+        "modified": "2026-11-20T10:00:00Z"}``, or ``None`` when :func:`build_manifest` gives none.
+    """
+    manifest = build_manifest(obj, options)
+    if manifest is None:
+        return None
+    return {
+        "object_id": obj.get("object_id"),
+        "manifest_id": manifest["id"],
+        "manifest": manifest,
+        "modified": obj.get("modified"),
+    }
+
+
+# --------------------------------------------------------------------------- extra rules
+
+
+def _lang_map_ok(value: Any) -> bool:
+    """A language map with at least one language holding at least one non-empty string."""
+    return isinstance(value, Mapping) and any(
+        isinstance(strings, list) and any(isinstance(s, str) and s.strip() for s in strings)
+        for strings in value.values()
+    )
+
+
+def _target_id(target: Any) -> str | None:
+    if isinstance(target, str):
+        return target.split("#", 1)[0]
+    if isinstance(target, Mapping):
+        for key in ("id", "source"):
+            inner = target.get(key)
+            if isinstance(inner, str):
+                return inner.split("#", 1)[0]
+            if isinstance(inner, Mapping) and isinstance(inner.get("id"), str):
+                return inner["id"].split("#", 1)[0]
+    return None
+
+
+def _motivations(annotation: Mapping[str, Any]) -> list[Any]:
+    motivation = annotation.get("motivation")
+    return motivation if isinstance(motivation, list) else [motivation]
+
+
+def check_manifest_rules(manifest: dict) -> list[str]:
+    """Check the Presentation 3.0 rules that the official JSON Schema does not enforce.
+
+    Rules (each finding names its path):
+
+    - ``@context`` is, or ends with, ``http://iiif.io/api/presentation/3/context.json``.
+    - ``type`` is ``Manifest`` and ``label`` holds at least one non-empty string.
+    - ``items`` is non-empty (the schema accepts ``[]``).
+    - Canvas ids are unique.
+    - Every Annotation in a Canvas's ``items`` pages has the motivation ``painting`` and targets
+      that Canvas (an id, possibly with a ``#`` fragment, or a SpecificResource on it).
+      A Canvas whose ``items`` is empty is allowed (the specification says SHOULD).
+    - Every ``provider`` entry is an ``Agent`` with an ``id`` and a non-empty ``label``.
+    - ``rights`` is a canonical Creative Commons licence or public-domain tool URI or a
+      RightsStatements.org statement URI known to :mod:`tap_museumcms.rights` (the schema's
+      patterns are unanchored: they accept any string that merely contains such a URI).
+    - ``requiredStatement`` and every ``metadata`` entry have a non-empty ``label`` and ``value``.
+
+    Args:
+        manifest: A parsed manifest.
+
+    Returns:
+        Human-readable findings, e.g. ``["items: a Manifest needs at least one Canvas"]``;
+        ``[]`` when every rule holds.
+    """
+    if not isinstance(manifest, Mapping):
+        return ["(root): a Manifest must be a JSON object"]
+    problems: list[str] = []
+    context = manifest.get("@context")
+    last_context = context[-1] if isinstance(context, list) and context else context
+    if last_context != PRESENTATION_CONTEXT:
+        problems.append(f"@context: must be or end with {PRESENTATION_CONTEXT}")
+    if manifest.get("type") != "Manifest":
+        problems.append("type: must be 'Manifest'")
+    if not _lang_map_ok(manifest.get("label")):
+        problems.append("label: needs at least one non-empty string")
+
+    items = manifest.get("items")
+    if not isinstance(items, list) or not items:
+        problems.append("items: a Manifest needs at least one Canvas")
+        items = []
+    canvas_ids: set[str] = set()
+    for c_index, canvas in enumerate(items):
+        if not isinstance(canvas, Mapping):
+            continue
+        canvas_id = canvas.get("id")
+        if isinstance(canvas_id, str):
+            if canvas_id in canvas_ids:
+                problems.append(f"items/{c_index}/id: duplicate Canvas id {canvas_id}")
+            canvas_ids.add(canvas_id)
+        for p_index, page in enumerate(canvas.get("items") or []):
+            if not isinstance(page, Mapping):
+                continue
+            for a_index, annotation in enumerate(page.get("items") or []):
+                if not isinstance(annotation, Mapping):
+                    continue
+                path = f"items/{c_index}/items/{p_index}/items/{a_index}"
+                if "painting" not in _motivations(annotation):
+                    problems.append(f"{path}/motivation: Canvas content must be 'painting'")
+                if _target_id(annotation.get("target")) != canvas_id:
+                    problems.append(f"{path}/target: must target its Canvas {canvas_id}")
+
+    providers = manifest.get("provider")
+    if providers is not None:
+        for index, provider in enumerate(providers if isinstance(providers, list) else [None]):
+            path = f"provider/{index}"
+            if not isinstance(provider, Mapping):
+                problems.append(f"{path}: must be an Agent object")
+                continue
+            if provider.get("type") != "Agent":
+                problems.append(f"{path}/type: must be 'Agent'")
+            if not isinstance(provider.get("id"), str):
+                problems.append(f"{path}/id: required")
+            if not _lang_map_ok(provider.get("label")):
+                problems.append(f"{path}/label: required, with at least one non-empty string")
+
+    if "rights" in manifest:
+        rights = manifest.get("rights")
+        if not isinstance(rights, str) or _canonical_rights(rights) != rights:
+            problems.append(
+                f"rights: {rights!r} is not a canonical Creative Commons or "
+                "RightsStatements.org URI"
+            )
+
+    pairs: list[tuple[str, Any]] = []
+    if "requiredStatement" in manifest:
+        pairs.append(("requiredStatement", manifest.get("requiredStatement")))
+    metadata = manifest.get("metadata")
+    if isinstance(metadata, list):
+        pairs.extend((f"metadata/{index}", entry) for index, entry in enumerate(metadata))
+    for path, entry in pairs:
+        if not isinstance(entry, Mapping):
+            problems.append(f"{path}: must be a label/value object")
+            continue
+        for key in ("label", "value"):
+            if not _lang_map_ok(entry.get(key)):
+                problems.append(f"{path}/{key}: needs at least one non-empty string")
+    return problems

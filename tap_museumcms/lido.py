@@ -1,0 +1,415 @@
+"""LIDO 1.1 records: one XML document per valid museum object.
+
+:func:`build_lido_xml` maps a validated object record (the dict the tap emits on ``objects``) to
+one ``<lido:lido>`` element in the namespace ``http://www.lido-schema.org``; :func:`lido_record`
+wraps it as a record of the ``lido_records`` stream::
+
+    {"object_id": "1994.127", "lido_xml": "<lido:lido xmlns:lido=...>...</lido:lido>",
+     "lido_version": "1.1", "modified": "2026-11-20T10:00:00Z"}
+
+The XML is built with :mod:`xml.etree.ElementTree`, which escapes ``<``, ``&``, ``]]>`` and
+quotes; every string is also passed through :func:`tap_museumcms.text.strip_xml_illegal`, so no
+source text (MARC delimiters, ``\\x00``, lone surrogates) can make the document ill-formed. Text
+is otherwise written as given: cleaning MARC fragments is the ingestion boundary's job.
+
+Mapping (object field -> LIDO 1.1 element):
+
+- ``object_id`` -> ``lidoRecID`` and ``recordWrap/recordID``, typed as local identifiers
+  (``lido00100``); ``lidoRecID/@lido:source`` is :attr:`LidoOptions.record_source`.
+- ``object_type`` -> ``objectWorkType/term`` (mandatory in LIDO; ``"not specified"`` when absent).
+- ``title`` -> ``titleSet/appellationValue`` with ``xml:lang`` (``"[untitled]"`` when absent:
+  LIDO requires a title).
+- ``accession_number`` -> ``repositorySet/workID`` (inventory number, ``lido00113``).
+- ``description`` -> ``objectDescriptionSet/descriptiveNoteValue``.
+- ``dimensions`` -> ``displayObjectMeasurements``; ``medium`` -> ``displayMaterialsTech``.
+- ``maker`` and the creation date -> one Production event (``lido00007``): ``displayActorInRole``
+  and ``nameActorSet``, ``displayDate`` and, when :func:`tap_museumcms.dates.parse_date_range`
+  reads the date, ``earliestDate``/``latestDate`` typed exact (``lido00528``) or estimated
+  (``lido00529``, whenever the date has a qualifier such as ``circa``, ``decade``, ``before``).
+- ``rights_uri`` and ``credit_line`` -> ``rightsWorkWrap/rightsWorkSet`` (``rightsType`` with the
+  URI as ``conceptID`` and its label as ``term``, then ``creditLine``).
+- Record metadata -> ``recordWrap``: ``recordType`` item-level record (``lido00141``),
+  ``recordSource`` (:attr:`LidoOptions.record_source`), ``recordRights``
+  (:attr:`LidoOptions.record_rights_uri`), ``recordInfoSet`` with ``recordInfoLink``
+  (:attr:`LidoOptions.record_info_base_url` + object id, when set) and ``recordMetadataDate``
+  (``modified``).
+- ``media`` -> ``resourceWrap`` with one ``resourceSet`` per asset: ``resourceID``, a full-size
+  representation (``lido00464``) linking the IIIF image (``{service}/full/max/0/default.jpg``,
+  ``/full/full/`` for Image API 2) with its pixel width/height, a thumbnail representation
+  (``lido00451``), ``resourceType`` digital image and ``rightsResource`` (the asset's
+  ``rights_uri`` if it has one, else the object's).
+
+Terminology URIs are those of the LIDO Terminology (terminology.lido-schema.org) as used in the
+official LIDO 1.1 example records.
+"""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote
+
+from tap_museumcms.dates import parse_date_range
+from tap_museumcms.text import strip_xml_illegal
+
+LIDO_VERSION = "1.1"
+LIDO_NS = "http://www.lido-schema.org"
+XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
+
+_TERM = "http://terminology.lido-schema.org/"
+TYPE_URI = _TERM + "lido00099"
+"""Identifier type: URI (globally unique)."""
+TYPE_LOCAL = _TERM + "lido00100"
+"""Identifier type: local identifier."""
+TYPE_INVENTORY_NUMBER = _TERM + "lido00113"
+PREF_PREFERRED = _TERM + "lido00169"
+EVENT_PRODUCTION = _TERM + "lido00007"
+CATEGORY_HUMAN_MADE_OBJECT = _TERM + "lido00096"
+RECORD_TYPE_ITEM = _TERM + "lido00141"
+DATE_EXACT = _TERM + "lido00528"
+DATE_ESTIMATED = _TERM + "lido00529"
+RIGHTS_TYPE = _TERM + "lido00921"
+REPRESENTATION_THUMBNAIL = _TERM + "lido00451"
+REPRESENTATION_FULL = _TERM + "lido00464"
+AAT_DIGITAL_IMAGES = "http://vocab.getty.edu/aat/300215302"
+AAT_PIXELS = "http://vocab.getty.edu/aat/300266190"
+AAT_WIDTH = "http://vocab.getty.edu/aat/300055647"
+AAT_HEIGHT = "http://vocab.getty.edu/aat/300055644"
+
+_ID_TYPES = {"local": TYPE_LOCAL, "uri": TYPE_URI}
+
+# Labels used when tap_museumcms.rights does not know a URI (it should know every canonical one).
+_FALLBACK_LABELS = {
+    "http://creativecommons.org/publicdomain/zero/1.0/": "CC0 1.0",
+    "http://creativecommons.org/publicdomain/mark/1.0/": "Public Domain Mark 1.0",
+}
+
+
+@dataclass(frozen=True)
+class LidoOptions:
+    """Settings of the LIDO builder.
+
+    Attributes:
+        record_source: Name of the institution or system that supplies the records; goes to
+            ``lidoRecID/@lido:source`` and ``recordSource/legalBodyName``.
+        record_info_base_url: Base of the public web page of an object, e.g.
+            ``"https://collection.example.org/objects/"``; the escaped object id is appended.
+            ``None`` writes no ``recordInfoLink``.
+        language: BCP 47 language of the metadata (``xml:lang``).
+        record_rights_uri: Rights of the metadata record itself (CC0 by default).
+        id_type: ``"local"`` (LIDO ``lido00100``) or ``"uri"`` (``lido00099``) for object ids,
+            or any full terminology URI.
+    """
+
+    record_source: str = "tap-museumcms"
+    record_info_base_url: str | None = None
+    language: str = "en"
+    record_rights_uri: str = "http://creativecommons.org/publicdomain/zero/1.0/"
+    id_type: str = "local"
+
+
+def _text(value: Any) -> str | None:
+    """Return a value as XML-safe text, or ``None`` when it is missing or blank."""
+    if value is None:
+        return None
+    cleaned = strip_xml_illegal(value if isinstance(value, str) else str(value)).strip()
+    return cleaned or None
+
+
+def rights_label(uri: str) -> str:
+    """Human label of a rights URI: ``tap_museumcms.rights`` first, a tiny fallback otherwise.
+
+    Args:
+        uri: A canonical rights URI, e.g. ``"http://rightsstatements.org/vocab/InC/1.0/"``.
+
+    Returns:
+        e.g. ``"In Copyright"``; the URI itself when nothing knows it.
+    """
+    try:
+        from tap_museumcms.rights import UnknownRights, lookup_rights
+    except ImportError:  # pragma: no cover - rights.py ships with the package
+        return _FALLBACK_LABELS.get(uri, uri)
+    try:
+        return lookup_rights(uri).label
+    except UnknownRights:
+        return _FALLBACK_LABELS.get(uri, uri)
+
+
+class _Builder:
+    """Small helper around ElementTree that writes ``lido:`` elements and attributes."""
+
+    __slots__ = ("lang",)
+
+    def __init__(self, lang: str) -> None:
+        self.lang = lang
+
+    @staticmethod
+    def sub(parent: ET.Element, tag: str, text: str | None = None, **attrs: str) -> ET.Element:
+        element = ET.SubElement(parent, f"{{{LIDO_NS}}}{tag}")
+        for name, value in attrs.items():
+            key = XML_LANG if name == "lang" else f"{{{LIDO_NS}}}{name}"
+            element.set(key, value)
+        if text is not None:
+            element.text = text
+        return element
+
+    def concept(
+        self, parent: ET.Element, tag: str, uri: str | None, term: str | None, **attrs: str
+    ) -> ET.Element:
+        """Write a concept element: ``conceptID`` (URI) then ``term`` with ``xml:lang``."""
+        element = self.sub(parent, tag, **attrs)
+        if uri:
+            self.sub(element, "conceptID", uri, type=TYPE_URI)
+        if term:
+            self.sub(element, "term", term, lang=self.lang)
+        return element
+
+    def rights_type(self, parent: ET.Element, uri: str) -> None:
+        self.concept(parent, "rightsType", uri, _text(rights_label(uri)), type=RIGHTS_TYPE)
+
+
+def _media(obj: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    media = obj.get("media")
+    if not isinstance(media, Iterable) or isinstance(media, str | bytes | Mapping):
+        return []
+    return [item for item in media if isinstance(item, Mapping)]
+
+
+def image_urls(service: str) -> tuple[str, str]:
+    """Full-size and thumbnail image URLs of a IIIF Image API service.
+
+    Args:
+        service: e.g. ``"https://img.example.org/iiif/3/m-88"``.
+
+    Returns:
+        ``("https://img.example.org/iiif/3/m-88/full/max/0/default.jpg",
+        "https://img.example.org/iiif/3/m-88/full/400,/0/default.jpg")`` (both within Image API
+        compliance level 1); Image API 2 services (``/iiif/2/`` in the URL) use ``full/full``
+        for the full size.
+    """
+    base = service.rstrip("/")
+    full = "full" if image_api_version(base) == 2 else "max"
+    return f"{base}/full/{full}/0/default.jpg", f"{base}/full/400,/0/default.jpg"
+
+
+def image_api_version(service: str) -> int:
+    """Guess the IIIF Image API version of a service URL: 2 for ``.../iiif/2/...``, else 3."""
+    return 2 if "/iiif/2/" in service or service.endswith("/iiif/2") else 3
+
+
+def _positive_int(value: Any) -> int | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int) and value > 0:
+        return value
+    if isinstance(value, str) and value.isdigit() and int(value) > 0:
+        return int(value)
+    return None
+
+
+def _creation_date(obj: Mapping[str, Any]) -> tuple[str | None, Any]:
+    """Display date and parsed range: the ISO date wins for the range, the display text for show."""
+    iso = _text(obj.get("creation_date_iso"))
+    raw = _text(obj.get("creation_date_raw"))
+    display = _text(obj.get("creation_date_display")) or raw or iso
+    parsed = None
+    for candidate in (iso, raw, _text(obj.get("creation_date_display"))):
+        parsed = parse_date_range(candidate)
+        if parsed is not None:
+            break
+    return display, parsed
+
+
+def _descriptive(b: _Builder, root: ET.Element, obj: Mapping[str, Any]) -> None:
+    desc = b.sub(root, "descriptiveMetadata", lang=b.lang)
+
+    classification = b.sub(desc, "objectClassificationWrap")
+    work_types = b.sub(classification, "objectWorkTypeWrap")
+    b.concept(work_types, "objectWorkType", None, _text(obj.get("object_type")) or "not specified")
+
+    ident = b.sub(desc, "objectIdentificationWrap")
+    titles = b.sub(ident, "titleWrap")
+    title_set = b.sub(titles, "titleSet")
+    b.sub(
+        title_set,
+        "appellationValue",
+        _text(obj.get("title")) or "[untitled]",
+        pref=PREF_PREFERRED,
+        lang=b.lang,
+    )
+
+    accession = _text(obj.get("accession_number"))
+    if accession:
+        repository = b.sub(b.sub(ident, "repositoryWrap"), "repositorySet")
+        b.sub(repository, "workID", accession, type=TYPE_INVENTORY_NUMBER)
+
+    description = _text(obj.get("description"))
+    if description:
+        note = b.sub(b.sub(ident, "objectDescriptionWrap"), "objectDescriptionSet")
+        b.sub(note, "descriptiveNoteValue", description, lang=b.lang)
+
+    dimensions = _text(obj.get("dimensions"))
+    if dimensions:
+        measurements = b.sub(b.sub(ident, "objectMeasurementsWrap"), "objectMeasurementsSet")
+        b.sub(measurements, "displayObjectMeasurements", dimensions, lang=b.lang)
+
+    medium = _text(obj.get("medium"))
+    if medium:
+        materials = b.sub(b.sub(ident, "objectMaterialsTechWrap"), "objectMaterialsTechSet")
+        b.sub(materials, "displayMaterialsTech", medium, lang=b.lang)
+
+    maker = _text(obj.get("maker"))
+    display_date, parsed = _creation_date(obj)
+    if maker or display_date:
+        event = b.sub(b.sub(b.sub(desc, "eventWrap"), "eventSet"), "event")
+        b.concept(event, "eventType", EVENT_PRODUCTION, "Production")
+        if maker:
+            actor_wrap = b.sub(event, "eventActor")
+            b.sub(actor_wrap, "displayActorInRole", maker, lang=b.lang)
+            actor = b.sub(b.sub(actor_wrap, "actorInRole"), "actor")
+            b.sub(b.sub(actor, "nameActorSet"), "appellationValue", maker, pref=PREF_PREFERRED)
+        if display_date:
+            when = b.sub(event, "eventDate")
+            b.sub(when, "displayDate", display_date, lang=b.lang)
+            if parsed is not None:
+                date_type = DATE_EXACT if parsed.qualifier is None else DATE_ESTIMATED
+                date = b.sub(when, "date")
+                b.sub(date, "earliestDate", parsed.earliest, type=date_type)
+                b.sub(date, "latestDate", parsed.latest, type=date_type)
+
+
+def _administrative(
+    b: _Builder, root: ET.Element, obj: Mapping[str, Any], object_id: str, options: LidoOptions
+) -> None:
+    admin = b.sub(root, "administrativeMetadata", lang=b.lang)
+    rights_uri = _text(obj.get("rights_uri"))
+    credit_line = _text(obj.get("credit_line"))
+    if rights_uri or credit_line:
+        rights_set = b.sub(b.sub(admin, "rightsWorkWrap"), "rightsWorkSet")
+        if rights_uri:
+            b.rights_type(rights_set, rights_uri)
+        if credit_line:
+            b.sub(rights_set, "creditLine", credit_line, lang=b.lang)
+
+    record = b.sub(admin, "recordWrap")
+    id_type = _ID_TYPES.get(options.id_type, options.id_type)
+    b.sub(record, "recordID", object_id, type=id_type)
+    b.concept(record, "recordType", RECORD_TYPE_ITEM, "Item-level record")
+    source = b.sub(record, "recordSource")
+    b.sub(
+        b.sub(source, "legalBodyName"),
+        "appellationValue",
+        _text(options.record_source) or "unknown",
+    )
+    record_rights = b.sub(record, "recordRights")
+    b.rights_type(record_rights, options.record_rights_uri)
+    modified = _text(obj.get("modified"))
+    if options.record_info_base_url or modified:
+        info = b.sub(record, "recordInfoSet")
+        if options.record_info_base_url:
+            link = options.record_info_base_url + quote(object_id, safe="")
+            b.sub(info, "recordInfoLink", _text(link), formatResource="text/html")
+        if modified:
+            b.sub(info, "recordMetadataDate", modified)
+
+    media = _media(obj)
+    if media:
+        resources = b.sub(admin, "resourceWrap")
+        for item in media:
+            _resource_set(b, resources, item, rights_uri, credit_line)
+
+
+def _resource_set(
+    b: _Builder,
+    parent: ET.Element,
+    item: Mapping[str, Any],
+    object_rights: str | None,
+    credit_line: str | None,
+) -> None:
+    resource = b.sub(parent, "resourceSet")
+    media_id = _text(item.get("media_id"))
+    if media_id:
+        b.sub(resource, "resourceID", media_id, type=TYPE_LOCAL)
+    service = _text(item.get("iiif_image_service"))
+    if service:
+        full, thumbnail = image_urls(service)
+        fmt = _text(item.get("format")) or "image/jpeg"
+        representation = b.sub(resource, "resourceRepresentation", type=REPRESENTATION_FULL)
+        b.sub(representation, "linkResource", full, formatResource=fmt)
+        for aat, label, key in ((AAT_WIDTH, "width", "width"), (AAT_HEIGHT, "height", "height")):
+            size = _positive_int(item.get(key))
+            if size is not None:
+                measure = b.sub(representation, "resourceMeasurementsSet")
+                b.concept(measure, "measurementType", aat, label)
+                b.concept(measure, "measurementUnit", AAT_PIXELS, "pixels")
+                b.sub(measure, "measurementValue", str(size))
+        thumb = b.sub(resource, "resourceRepresentation", type=REPRESENTATION_THUMBNAIL)
+        b.sub(thumb, "linkResource", thumbnail, formatResource="image/jpeg")
+    b.concept(resource, "resourceType", AAT_DIGITAL_IMAGES, "digital images")
+    caption = _text(item.get("caption"))
+    if caption:
+        b.sub(resource, "resourceDescription", caption, lang=b.lang)
+    rights_uri = _text(item.get("rights_uri")) or object_rights
+    if rights_uri or credit_line:
+        rights = b.sub(resource, "rightsResource")
+        if rights_uri:
+            b.rights_type(rights, rights_uri)
+        if credit_line:
+            b.sub(rights, "creditLine", credit_line, lang=b.lang)
+
+
+def build_lido_xml(obj: Mapping[str, Any], options: LidoOptions = LidoOptions()) -> str:
+    """Build one LIDO 1.1 ``<lido:lido>`` document for a validated object.
+
+    Args:
+        obj: A validated object record, e.g. ``{"object_id": "1994.127", "title": "Harbour at
+            Dawn", "creation_date_display": "c.1830–41", "maker": "A. Painter", "rights_uri":
+            "http://rightsstatements.org/vocab/InC/1.0/", "media": [{"media_id": "m-88",
+            "iiif_image_service": "https://img.example.org/iiif/3/m-88", "width": 4000,
+            "height": 3000, "format": "image/jpeg"}], "modified": "2026-11-20T10:00:00Z", ...}``.
+        options: Record source, language, record rights, info link base.
+
+    Returns:
+        The XML as a string without an XML declaration, root ``<lido:lido
+        xmlns:lido="http://www.lido-schema.org">``, valid against the LIDO 1.1 XSD.
+
+    Raises:
+        ValueError: the object has no usable ``object_id`` (the tap never emits such objects).
+    """
+    object_id = _text(obj.get("object_id"))
+    if not object_id:
+        raise ValueError("object has no object_id")
+    # Name the prefix "lido" (ElementTree's prefix registry is process-wide; this is idempotent).
+    ET.register_namespace("lido", LIDO_NS)
+    b = _Builder(_text(options.language) or "en")
+    root = ET.Element(f"{{{LIDO_NS}}}lido")
+    id_type = _ID_TYPES.get(options.id_type, options.id_type)
+    b.sub(
+        root, "lidoRecID", object_id, source=_text(options.record_source) or "unknown", type=id_type
+    )
+    b.concept(root, "category", CATEGORY_HUMAN_MADE_OBJECT, "Human-made object")
+    _descriptive(b, root, obj)
+    _administrative(b, root, obj, object_id, options)
+    return ET.tostring(root, encoding="unicode")
+
+
+def lido_record(obj: Mapping[str, Any], options: LidoOptions = LidoOptions()) -> dict[str, Any]:
+    """Build the ``lido_records`` stream record of one valid object.
+
+    Args:
+        obj: A validated object record (see :func:`build_lido_xml`).
+        options: Builder settings.
+
+    Returns:
+        ``{"object_id": "1994.127", "lido_xml": "<lido:lido ...>", "lido_version": "1.1",
+        "modified": "2026-11-20T10:00:00Z"}``; ``object_id`` and ``modified`` are copied
+        unchanged from the object so the record keys and replicates like its source.
+    """
+    return {
+        "object_id": obj.get("object_id"),
+        "lido_xml": build_lido_xml(obj, options),
+        "lido_version": LIDO_VERSION,
+        "modified": obj.get("modified"),
+    }
