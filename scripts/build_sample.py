@@ -143,8 +143,13 @@ def convert_tate(artwork: Record) -> tuple[Record, Record, list[Record]]:
         }
     )
     media_records = [
-        {"MediaID": m["MediaID"], "ObjectID": acno, **m, "caption": artwork.get("title"),
-         "modified": TATE_MODIFIED}
+        {
+            "MediaID": m["MediaID"],
+            "ObjectID": acno,
+            **m,
+            "caption": artwork.get("title"),
+            "modified": TATE_MODIFIED,
+        }
         for m in media
     ]
     return obj, rights, media_records

@@ -32,8 +32,14 @@ from tap_museumcms.refserver.collection import STREAM_KEYS, iso_utc, line_is_val
 from tap_museumcms.refserver.server import decode_cursor, encode_cursor
 
 ROOT = Path(__file__).resolve().parent.parent
-BAD_KINDS = ("title_missing", "key_empty", "date_circa", "date_impossible", "relative_url",
-             "not_json")
+BAD_KINDS = (
+    "title_missing",
+    "key_empty",
+    "date_circa",
+    "date_impossible",
+    "relative_url",
+    "not_json",
+)
 
 
 class Page(t.NamedTuple):
@@ -42,9 +48,7 @@ class Page(t.NamedTuple):
     raw: bytes
 
 
-def get_page(
-    session: requests.Session, url: str, **params: t.Any
-) -> Page:
+def get_page(session: requests.Session, url: str, **params: t.Any) -> Page:
     response = session.get(url, params={k: v for k, v in params.items() if v is not None})
     body = response.content
     lines = [line for line in body.split(b"\n") if line.strip()]
@@ -73,9 +77,7 @@ def harvest(
     malformed: list[bytes] = []
     pages: list[Page] = []
     for _ in range(100_000):
-        page = get_page(
-            session, f"{server.url}/{stream}", cursor=cursor, limit=limit, **params
-        )
+        page = get_page(session, f"{server.url}/{stream}", cursor=cursor, limit=limit, **params)
         assert page.status == 200
         pages.append(page)
         cursors = []
@@ -133,13 +135,15 @@ def test_sample_is_real_data_with_some_records_to_quarantine(sample: SampleColle
     fuzzy = [o for o in objects if re.search(r"[^\d-]", o.get("creation_date_iso", ""))]
     expected = sample.expected("objects")
     assert {o["ObjectID"] for o in fuzzy} <= {
-        line_key for p in expected.invalid_positions
+        line_key
+        for p in expected.invalid_positions
         if (line_key := json.loads(sample.record_at("objects", p))["ObjectID"])
     }
     assert 200 < len(expected.invalid_positions) < 300  # documented: 269 of 1,010
     assert len(expected.valid_keys) + len(expected.invalid_positions) == 1010
-    sizes = sum((ROOT / "tap_museumcms/refserver/sample" / f"{s}.jsonl").stat().st_size
-                for s in STREAM_KEYS)
+    sizes = sum(
+        (ROOT / "tap_museumcms/refserver/sample" / f"{s}.jsonl").stat().st_size for s in STREAM_KEYS
+    )
     assert sizes < 3_000_000
 
 
@@ -149,8 +153,15 @@ def test_generated_collection_declares_its_rotation_of_bad_records() -> None:
         records, malformed, _ = harvest(server, "objects", limit=50)
     assert [r["ObjectID"] for r in records] == list(collection.keys("objects"))
     # rotation as documented: every 4th object, kinds in order, control chars are valid
-    kinds = ["title_missing", "key_empty", "date_circa", "date_impossible", "relative_url",
-             "not_json", "control_chars"]
+    kinds = [
+        "title_missing",
+        "key_empty",
+        "date_circa",
+        "date_impossible",
+        "relative_url",
+        "not_json",
+        "control_chars",
+    ]
     declared = {p: kinds[((p + 1) // 4 - 1) % 7] for p in range(3, 300, 4)}
     expected = collection.expected("objects")
     assert expected.invalid_positions == {p for p, k in declared.items() if k in BAD_KINDS}
@@ -199,8 +210,13 @@ def test_limit_default_cap_and_bad_queries() -> None:
         assert len(get_page(s, url).lines) == 100
         assert len(get_page(s, url, limit=5000).lines) == 700
         assert len(get_page(s, url, limit=1).lines) == 1
-        for params in ({"limit": "abc"}, {"limit": 0}, {"cursor": "b64:!!!"},
-                       {"cursor": "nonsense"}, {"modified_since": "yesterday"}):
+        for params in (
+            {"limit": "abc"},
+            {"limit": 0},
+            {"cursor": "b64:!!!"},
+            {"cursor": "nonsense"},
+            {"modified_since": "yesterday"},
+        ):
             response = s.get(url, params=params)
             assert response.status_code == 400
             assert response.json()["error"] == "bad_request"
@@ -237,9 +253,12 @@ def test_mutations_show_up_in_an_incremental_harvest_of_a_million_quickly() -> N
     assert elapsed < 2
     assert [r["ObjectID"] for r in records] == ["obj-0000010", "obj-0500000", "new-1"]
     assert records[0]["title"] == "Retitled"
-    assert records[1] == {"ObjectID": "obj-0500000", "deleted": True,
-                          "modified": iso_utc(1_900_000_060),
-                          "next_cursor": encode_cursor(500_001)}
+    assert records[1] == {
+        "ObjectID": "obj-0500000",
+        "deleted": True,
+        "modified": iso_utc(1_900_000_060),
+        "next_cursor": encode_cursor(500_001),
+    }
     assert decode_cursor(records[2]["next_cursor"]) == 1_000_001
 
 
@@ -273,8 +292,7 @@ def test_429_with_retry_after_seconds_date_and_alternating() -> None:
     clock = FakeClock(start=1_800_000_000.25)
     collection = GeneratedCollection(10)
     faults = Faults(status_429_every=2, retry_after=1.5)
-    with ReferenceServer(collection, faults=faults, clock=clock) as server, \
-            requests.Session() as s:
+    with ReferenceServer(collection, faults=faults, clock=clock) as server, requests.Session() as s:
         url = f"{server.url}/objects"
         assert [s.get(url).status_code for _ in range(4)] == [200, 429, 200, 429]
         response = s.get(url)
@@ -292,8 +310,7 @@ def test_429_with_retry_after_seconds_date_and_alternating() -> None:
 
 def test_503_has_retry_after_gateway_errors_do_not() -> None:
     faults = Faults(status_503_every=3, status_502_every=2, status_504_every=5)
-    with ReferenceServer(GeneratedCollection(5), faults=faults) as server, \
-            requests.Session() as s:
+    with ReferenceServer(GeneratedCollection(5), faults=faults) as server, requests.Session() as s:
         responses = [s.get(f"{server.url}/objects") for _ in range(6)]
     assert [r.status_code for r in responses] == [200, 502, 503, 502, 504, 503]
     assert responses[2].headers["Retry-After"] == "1"
@@ -304,16 +321,20 @@ def test_503_has_retry_after_gateway_errors_do_not() -> None:
 @pytest.mark.parametrize("rst", [False, True])
 def test_reset_mid_body_breaks_the_stream(rst: bool) -> None:
     faults = Faults(reset_mid_body_every=2, reset_with_rst=rst)
-    with ReferenceServer(GeneratedCollection(100), faults=faults) as server, \
-            requests.Session() as s:
+    with (
+        ReferenceServer(GeneratedCollection(100), faults=faults) as server,
+        requests.Session() as s,
+    ):
         url = f"{server.url}/objects"
         assert len(get_page(s, url, limit=10).lines) == 10
         received: list[bytes] = []
-        with pytest.raises(requests.exceptions.ChunkedEncodingError):
-            with s.get(url, params={"limit": 10}, stream=True) as response:
-                assert response.status_code == 200
-                for line in response.iter_lines():
-                    received.append(line)
+        with (
+            pytest.raises(requests.exceptions.ChunkedEncodingError),
+            s.get(url, params={"limit": 10}, stream=True) as response,
+        ):
+            assert response.status_code == 200
+            for line in response.iter_lines():
+                received.append(line)
         if not rst:  # a FIN delivers what was sent: five whole lines (and a piece of the sixth)
             assert len(received) == 5 and all(parse(line) for line in received)
         assert len(get_page(s, url, limit=10).lines) == 10  # the next request works
@@ -321,8 +342,10 @@ def test_reset_mid_body_breaks_the_stream(rst: bool) -> None:
 
 
 def test_truncated_body_is_framed_and_keeps_the_connection() -> None:
-    with ReferenceServer(GeneratedCollection(100), faults=Faults(truncate_body_every=1)) \
-            as server, requests.Session() as s:
+    with (
+        ReferenceServer(GeneratedCollection(100), faults=Faults(truncate_body_every=1)) as server,
+        requests.Session() as s,
+    ):
         pages = [get_page(s, f"{server.url}/objects", limit=10) for _ in range(3)]
     for page in pages:
         assert len(page.lines) == 6 and not page.raw.endswith(b"\n")
@@ -332,8 +355,10 @@ def test_truncated_body_is_framed_and_keeps_the_connection() -> None:
 
 def test_stuck_cursor_and_cursor_loop() -> None:
     collection = GeneratedCollection(100)
-    with ReferenceServer(collection, faults=Faults(stuck_cursor_at_page=2)) as server, \
-            requests.Session() as s:
+    with (
+        ReferenceServer(collection, faults=Faults(stuck_cursor_at_page=2)) as server,
+        requests.Session() as s,
+    ):
         url = f"{server.url}/objects"
         first = get_page(s, url, limit=10)
         cursor = json.loads(first.lines[-1])["next_cursor"]
@@ -375,8 +400,10 @@ def test_inserted_malformed_lines_and_blank_lines() -> None:
 def test_rate_limit_enforced_and_announced_on_a_fake_clock() -> None:
     clock = FakeClock(start=1_800_000_000.0)
     faults = Faults(rate_limit=(3, 10), rate_limit_headers="x-delta")
-    with ReferenceServer(GeneratedCollection(10), faults=faults, clock=clock) as server, \
-            requests.Session() as s:
+    with (
+        ReferenceServer(GeneratedCollection(10), faults=faults, clock=clock) as server,
+        requests.Session() as s,
+    ):
         url = f"{server.url}/objects"
         responses = [s.get(url) for _ in range(4)]
         assert [r.status_code for r in responses] == [200, 200, 200, 429]
@@ -404,10 +431,11 @@ def test_rate_limit_enforced_and_announced_on_a_fake_clock() -> None:
     ("form", "pattern"),
     [
         ("x-epoch", {"X-RateLimit-Reset": r"1800000060"}),
-        ("ietf", {"RateLimit": r"limit=10, remaining=9, reset=60",
-                  "RateLimit-Policy": r"10;w=60"}),
-        ("ietf-structured", {"RateLimit": r'"default";r=9;t=60',
-                             "RateLimit-Policy": r'"default";q=10;w=60'}),
+        ("ietf", {"RateLimit": r"limit=10, remaining=9, reset=60", "RateLimit-Policy": r"10;w=60"}),
+        (
+            "ietf-structured",
+            {"RateLimit": r'"default";r=9;t=60', "RateLimit-Policy": r'"default";q=10;w=60'},
+        ),
     ],
 )
 def test_rate_limit_header_forms(form: str, pattern: dict[str, str]) -> None:
@@ -422,8 +450,10 @@ def test_rate_limit_header_forms(form: str, pattern: dict[str, str]) -> None:
 # --- auth, keep-alive, framing, admin --------------------------------------------------------
 def test_token_auth_and_the_token_is_never_echoed(capfd: pytest.CaptureFixture[str]) -> None:
     secret = "s3cret-token-value"
-    with ReferenceServer(GeneratedCollection(3), token=secret, verbose=True) as server, \
-            requests.Session() as s:
+    with (
+        ReferenceServer(GeneratedCollection(3), token=secret, verbose=True) as server,
+        requests.Session() as s,
+    ):
         url = f"{server.url}/objects"
         denied = s.get(url, params={"api_key": secret})
         wrong = s.get(url, headers={"Authorization": "Bearer nope"})
@@ -457,8 +487,9 @@ def test_chunked_framing_is_exact_on_a_raw_socket() -> None:
         with socket.create_connection((host, int(port)), timeout=5) as sock:
             reader = sock.makefile("rb")
             for cursor in ("0", encode_cursor(25)):
-                sock.sendall(f"GET /objects?limit=10&cursor={cursor} HTTP/1.1\r\n"
-                             f"Host: x\r\n\r\n".encode())
+                sock.sendall(
+                    f"GET /objects?limit=10&cursor={cursor} HTTP/1.1\r\nHost: x\r\n\r\n".encode()
+                )
                 headers = {}
                 assert reader.readline() == b"HTTP/1.1 200 OK\r\n"
                 while (line := reader.readline()) != b"\r\n":
@@ -482,15 +513,18 @@ def test_chunked_framing_is_exact_on_a_raw_socket() -> None:
 
 def test_admin_endpoints_change_faults_and_data_at_run_time() -> None:
     clock = FakeClock(start=1_900_000_000.0)
-    with ReferenceServer(GeneratedCollection(10), clock=clock) as server, \
-            requests.Session() as s:
+    with ReferenceServer(GeneratedCollection(10), clock=clock) as server, requests.Session() as s:
         reply = s.post(f"{server.url}/_admin/faults", json={"status_503_every": 1})
         assert reply.status_code == 200 and reply.json()["status_503_every"] == 1
         assert s.get(f"{server.url}/objects").status_code == 503
         assert s.post(f"{server.url}/_admin/faults", json={"nope": 1}).status_code == 400
         s.post(f"{server.url}/_admin/faults", json={})
-        update = {"op": "update", "stream": "rights", "key": "r-obj-0000004",
-                  "fields": {"holder": "Someone"}}
+        update = {
+            "op": "update",
+            "stream": "rights",
+            "key": "r-obj-0000004",
+            "fields": {"holder": "Someone"},
+        }
         line = s.post(f"{server.url}/_admin/mutate", json=update).json()["line"]
         assert line["holder"] == "Someone" and line["modified"] == iso_utc(1_900_000_000)
         delete = {"op": "delete", "stream": "objects", "key": "obj-0000002"}
@@ -510,9 +544,22 @@ def _rss_kib(pid: int) -> int:
 def test_subprocess_serves_a_million_records_without_holding_them() -> None:
     env = {**os.environ, "MUSEUMCMS_REF_TOKEN": "tok"}
     process = subprocess.Popen(
-        [sys.executable, "-m", "tap_museumcms.refserver", "--port", "0",
-         "--collection", "generated:1000000", "--invalid-every", "100"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, cwd=ROOT, text=True,
+        [
+            sys.executable,
+            "-m",
+            "tap_museumcms.refserver",
+            "--port",
+            "0",
+            "--collection",
+            "generated:1000000",
+            "--invalid-every",
+            "100",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
+        cwd=ROOT,
+        text=True,
     )
     try:
         ready = process.stdout.readline()
@@ -536,3 +583,16 @@ def test_subprocess_serves_a_million_records_without_holding_them() -> None:
         if process.poll() is None:
             process.kill()
             process.wait()
+
+
+def test_generated_keys_shortcut_matches_the_records() -> None:
+    collection = GeneratedCollection(60, invalid_every=3)
+    collection.update("objects", "obj-0000004", title="changed")
+    collection.add("objects", {"ObjectID": "new-1", "title": "x"})
+    from_records = [
+        key
+        for p in range(collection.size("objects"))
+        if (key := (parse(collection.record_at("objects", p)) or {}).get("ObjectID")) is not None
+    ]
+    assert list(collection.keys("objects")) == from_records
+    assert "" in from_records and from_records[-1] == "new-1"

@@ -399,18 +399,79 @@ class SampleCollection(Collection):
 
 # Vocabulary for generated records (written for this project).
 _TITLE_SUBJECTS = (
-    "Harbour", "Orchard", "Cathedral", "Mill", "Bridge", "Garden", "Lighthouse", "Market",
-    "Quarry", "Riverbank", "Vineyard", "Courtyard", "Shipyard", "Meadow", "Chapel", "Station",
+    "Harbour",
+    "Orchard",
+    "Cathedral",
+    "Mill",
+    "Bridge",
+    "Garden",
+    "Lighthouse",
+    "Market",
+    "Quarry",
+    "Riverbank",
+    "Vineyard",
+    "Courtyard",
+    "Shipyard",
+    "Meadow",
+    "Chapel",
+    "Station",
 )
 _TITLE_FORMS = (
-    "{s} at Dawn", "Study for the {s}", "The {s} in Winter", "View of the {s}", "{s} with Figures",
-    "Sketch of a {s}", "The Old {s}", "{s} after Rain", "Evening, the {s}", "Untitled ({s})",
+    "{s} at Dawn",
+    "Study for the {s}",
+    "The {s} in Winter",
+    "View of the {s}",
+    "{s} with Figures",
+    "Sketch of a {s}",
+    "The Old {s}",
+    "{s} after Rain",
+    "Evening, the {s}",
+    "Untitled ({s})",
 )
-_GIVEN = ("Ada", "Bruno", "Clara", "Dmitri", "Elif", "Farid", "Greta", "Hiroshi", "Ines", "Jonas",
-          "Kwame", "Lucía", "Mei", "Nils", "Oona", "Pavel", "Rosa", "Søren", "Tomás", "Yara")
-_FAMILY = ("Albrecht", "Bianchi", "Castellanos", "Dvořák", "Eriksen", "Fontaine", "Grünewald",
-           "Haddad", "Ivanova", "Jansen", "Kowalski", "Lindqvist", "Moreau", "Nakamura", "Okafor",
-           "Petrović", "Quintero", "Rasmussen", "Sato", "Van Doorn")
+_GIVEN = (
+    "Ada",
+    "Bruno",
+    "Clara",
+    "Dmitri",
+    "Elif",
+    "Farid",
+    "Greta",
+    "Hiroshi",
+    "Ines",
+    "Jonas",
+    "Kwame",
+    "Lucía",
+    "Mei",
+    "Nils",
+    "Oona",
+    "Pavel",
+    "Rosa",
+    "Søren",
+    "Tomás",
+    "Yara",
+)
+_FAMILY = (
+    "Albrecht",
+    "Bianchi",
+    "Castellanos",
+    "Dvořák",
+    "Eriksen",
+    "Fontaine",
+    "Grünewald",
+    "Haddad",
+    "Ivanova",
+    "Jansen",
+    "Kowalski",
+    "Lindqvist",
+    "Moreau",
+    "Nakamura",
+    "Okafor",
+    "Petrović",
+    "Quintero",
+    "Rasmussen",
+    "Sato",
+    "Van Doorn",
+)
 _TYPES = (
     ("painting", "Oil on canvas", "European Paintings"),
     ("painting", "Tempera on panel", "European Paintings"),
@@ -435,7 +496,12 @@ _RIGHTS = (
 )
 _CREDITS = ("Gift of {n}", "Purchased {y}", "Bequest of {n}", "Transferred from the {d} archive")
 _INVALID_KINDS = (
-    "title_missing", "key_empty", "date_circa", "date_impossible", "relative_url", "not_json",
+    "title_missing",
+    "key_empty",
+    "date_circa",
+    "date_impossible",
+    "relative_url",
+    "not_json",
     "control_chars",
 )
 """The rotation of deliberate faults; the last one (``control_chars``) is valid after cleaning."""
@@ -505,6 +571,28 @@ class GeneratedCollection(Collection):
             return None
         return position
 
+    def keys(self, stream: str) -> Iterator[str]:
+        """Keys in cursor order, computed without generating the records (overlay included)."""
+        prefix = {"objects": "", "rights": "r-", "media": "m-"}[self._check(stream)]
+        with self._lock:
+            overridden = set(self._overrides[stream])
+        for position in range(self.n):
+            if position in overridden:
+                key = line_key(stream, self.record_at(stream, position))
+            elif stream == "objects" and self.invalid_kind(position) == "not_json":
+                key = None
+            elif stream == "objects" and self.invalid_kind(position) == "key_empty":
+                key = ""
+            else:
+                key = prefix + self.object_id(position)
+            if key is not None:
+                yield key
+        with self._lock:
+            appended = list(self._appended[stream])
+        for line, _modified in appended:
+            if (key := line_key(stream, line)) is not None:
+                yield key
+
     def _base_expected(self, stream: str) -> tuple[Iterator[str], set[int]]:
         bad = ("control_chars", None)
         invalid = set()
@@ -532,20 +620,32 @@ class GeneratedCollection(Collection):
         if stream == "rights":
             return _dump(
                 {
-                    "RightsID": f"r-{oid}", "ObjectID": oid, "statement_uri": rights_uri,
+                    "RightsID": f"r-{oid}",
+                    "ObjectID": oid,
+                    "statement_uri": rights_uri,
                     "holder": None if "publicdomain" in rights_uri else f"Estate of {maker}",
                     "credit_line": None if "publicdomain" in rights_uri else f"© Estate of {maker}",
-                    "valid_from": f"{rng.randint(1990, 2025)}-01-01", "modified": modified,
+                    "valid_from": f"{rng.randint(1990, 2025)}-01-01",
+                    "modified": modified,
                 }
             )
         media = {
-            "MediaID": media_id, "iiif_image_service": service, "width": width, "height": height,
-            "format": "image/jpeg", "is_primary": True,
+            "MediaID": media_id,
+            "iiif_image_service": service,
+            "width": width,
+            "height": height,
+            "format": "image/jpeg",
+            "is_primary": True,
         }
         if stream == "media":
             return _dump(
-                {**media, "ObjectID": oid, "iiif_manifest_url": manifest, "caption": "Front",
-                 "modified": modified}
+                {
+                    **media,
+                    "ObjectID": oid,
+                    "iiif_manifest_url": manifest,
+                    "caption": "Front",
+                    "modified": modified,
+                }
             )
         circa = rng.random() < 0.3
         title = rng.choice(_TITLE_FORMS).format(s=rng.choice(_TITLE_SUBJECTS))

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import dataclasses
 import email.utils
 import hmac
@@ -55,6 +56,7 @@ DEFAULT_LIMIT = 100
 MAX_LIMIT = 1000
 _CHUNK_TARGET = 32 * 1024
 _STREAM_PATHS = {f"/{name}": name for name in STREAM_KEYS}
+_SECRET_PARAMS = {"api_key", "apikey", "key", "token", "access_token", "client_secret"}
 
 
 # --- cursors -----------------------------------------------------------------------------------
@@ -182,9 +184,9 @@ def malformed_line(stream: str, position: int) -> bytes:
 
 
 # --- stats -------------------------------------------------------------------------------------
-@dataclasses.dataclass(frozen=True)
-class RequestLog:
-    """One request as the server saw it (query values as sent, the first of each name)."""
+class RequestLog(t.NamedTuple):
+    """One request as the server saw it: ``(path, params, status)``; query values as sent (the
+    first of each name), credentials-looking parameters removed."""
 
     path: str
     params: dict[str, str]
@@ -260,7 +262,7 @@ class ServerStats:
                 "statuses": {str(k): v for k, v in self._statuses.items()},
                 "connections": self._connections,
                 "bytes_sent": self._bytes_sent,
-                "log": [dataclasses.asdict(entry) for entry in self._log],
+                "log": [entry._asdict() for entry in self._log],
             }
 
 
@@ -340,7 +342,9 @@ class ReferenceServer:
         httpd.app = self
         self._httpd = httpd
         self._thread = threading.Thread(
-            target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True,
+            target=httpd.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            daemon=True,
             name="refserver",
         )
         self._thread.start()
@@ -412,7 +416,7 @@ class ReferenceServer:
         return api_key is not None and hmac.compare_digest(api_key.strip().encode(), expected)
 
     # --- data requests -----------------------------------------------------------------------
-    def rate_headers(self, *, count_request: bool) -> tuple[bool, list[tuple[str, str]], float]:
+    def _rate_headers(self, *, count_request: bool) -> tuple[bool, list[tuple[str, str]], float]:
         """Apply the rate budget. Returns (allowed, headers, seconds until the window resets)."""
         with self._lock:
             faults, state = self._faults, self._state
@@ -454,7 +458,7 @@ class ReferenceServer:
             ]
         return allowed, headers, reset
 
-    def retry_after(self, seconds: float) -> str:
+    def _retry_after(self, seconds: float) -> str:
         """A ``Retry-After`` value in the configured form (dates rounded up to whole seconds)."""
         with self._lock:
             form = self._faults.retry_after_form
@@ -466,7 +470,7 @@ class ReferenceServer:
             return str(max(0, math.ceil(seconds)))
         return email.utils.formatdate(math.ceil(self.clock.time() + seconds), usegmt=True)
 
-    def reply(self, stream: str, params: dict[str, str]) -> _Reply:
+    def _reply(self, stream: str, params: dict[str, str]) -> _Reply:
         """Decide the whole response to a valid data request (status, headers, lines, fault).
 
         Raises:
@@ -483,9 +487,9 @@ class ReferenceServer:
             except ValueError as exc:
                 raise ValueError("modified_since must be an ISO 8601 timestamp") from exc
 
-        allowed, rate_headers, reset = self.rate_headers(count_request=True)
+        allowed, rate_headers, reset = self._rate_headers(count_request=True)
         if not allowed:
-            headers = [*rate_headers, ("Retry-After", self.retry_after(reset))]
+            headers = [*rate_headers, ("Retry-After", self._retry_after(reset))]
             return _Reply(429, headers, [], None)
         with self._lock:
             faults, state = self._faults, self._state
@@ -496,10 +500,10 @@ class ReferenceServer:
             return every > 0 and n % every == 0
 
         if fires(faults.status_429_every):
-            headers = [*rate_headers, ("Retry-After", self.retry_after(faults.retry_after))]
+            headers = [*rate_headers, ("Retry-After", self._retry_after(faults.retry_after))]
             return _Reply(429, headers, [], None)
         if fires(faults.status_503_every):
-            headers = [*rate_headers, ("Retry-After", self.retry_after(faults.retry_after))]
+            headers = [*rate_headers, ("Retry-After", self._retry_after(faults.retry_after))]
             return _Reply(503, headers, [], None)
         if fires(faults.status_502_every):
             return _Reply(502, rate_headers, [], None)
@@ -621,10 +625,8 @@ class _HTTPServer(ThreadingHTTPServer):
         with self._open_lock:
             sockets = list(self._open)
         for sock in sockets:
-            try:
+            with contextlib.suppress(OSError):
                 sock.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
 
 
 class _CountingWriter:
@@ -670,10 +672,8 @@ class _Handler(BaseHTTPRequestHandler):
 
     def finish(self) -> None:
         self.server.track(self.connection, False)
-        try:
+        with contextlib.suppress(OSError):
             super().finish()
-        except OSError:
-            pass
 
     def version_string(self) -> str:
         return self.server_version
@@ -722,8 +722,11 @@ class _Handler(BaseHTTPRequestHandler):
         return {name: values[0] for name, values in query.items()}
 
     def _record(self, status: int) -> None:
-        params = self._params()
-        params.pop("api_key", None)
+        params = {
+            name: value
+            for name, value in self._params().items()
+            if name.lower() not in _SECRET_PARAMS
+        }
         self.app.stats.record(urlsplit(self.path).path, params, status)
 
     # methods
@@ -816,7 +819,7 @@ class _Handler(BaseHTTPRequestHandler):
         app = self.app
         if not app.authorised(self.headers):
             self._record(401)
-            _, rate_headers, _ = app.rate_headers(count_request=False)
+            _, rate_headers, _ = app._rate_headers(count_request=False)
             self._error(
                 401,
                 "unauthorized",
@@ -825,7 +828,7 @@ class _Handler(BaseHTTPRequestHandler):
             )
             return
         try:
-            reply = app.reply(stream, self._params())
+            reply = app._reply(stream, self._params())
         except ValueError as exc:
             self._record(400)
             self._error(400, "bad_request", str(exc))
