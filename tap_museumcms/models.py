@@ -5,8 +5,8 @@ gets back a plain, JSON-serialisable dict for the Singer RECORD, or :class:`Reco
 human-readable reason listing every problem (the client quarantines the line)::
 
     validate_record("objects", {"ObjectID": 1994, "title": "Harbour\\x00 at Dawn",
-                                "creation_date_iso": "1889-06", "modified": "2026-11-20T11:00:00+01:00",
-                                "legacy_id": "A-17"})
+                                "creation_date_iso": "1889-06", "legacy_id": "A-17",
+                                "modified": "2026-11-20T11:00:00+01:00"})
     -> {"object_id": "1994", "title": "Harbour at Dawn", "creation_date_iso": "1889-06",
         "creation_date_raw": None, ..., "media": None, "modified": "2026-11-20T10:00:00Z",
         "deleted": False, "_sdc_deleted_at": None, "extra_fields": {"legacy_id": "A-17"}}
@@ -190,16 +190,15 @@ def _iso_date(value: Any, *, keep_fuzzy: bool) -> str | _FuzzyDate | None:
     if match and day is not None:
         try:
             if time is None:
-                date(int(year), int(month), int(day))  # type: ignore[arg-type]
+                # Year 0000 (1 BC in ISO 8601) is a leap year like 2000; Python has no year 0.
+                date(int(year) or 2000, int(month), int(day))  # type: ignore[arg-type]
             else:
                 datetime.fromisoformat(value)
         except ValueError:
             raise ValueError(f"{_show(value)} is not a real date") from None
         return value
-    if match and year != "0000" and (month is None or "01" <= month <= "12"):
+    if match and (month is None or "01" <= month <= "12"):
         return value
-    if match and year == "0000":
-        raise ValueError(f"{_show(value)} is not a real date (year 0000)")
     # Free text ("c. 1850", "19th century") or a short range ("1850-60").
     if keep_fuzzy:
         return _FuzzyDate(value)
@@ -303,8 +302,9 @@ class _CmsModel(BaseModel):
     @classmethod
     def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
         super().__pydantic_init_subclass__(**kwargs)
+        fields = cls.model_fields.items()
         cls._input_names = frozenset(
-            field.alias or name for name, field in cls.model_fields.items() if name != "extra_fields"
+            field.alias or name for name, field in fields if name != "extra_fields"
         )
 
     @model_validator(mode="before")

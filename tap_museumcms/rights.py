@@ -21,9 +21,11 @@ Accepted input variants (all map to the canonical form: ``http``, no ``www.``, t
 - ``https``, ``www.``, no scheme, a missing trailing slash, any query string or fragment;
 - RightsStatements.org human pages: ``https://rightsstatements.org/page/InC/1.0/?language=en``;
 - statement IDs in any case (``inc-edu``), since the vocabulary defines one spelling per ID;
-- CC ``deed``/``legalcode`` pages: ``.../by/4.0/deed.en``, ``.../by/4.0/legalcode.de``, ``.../rdf``;
-- CC site pages that name a tool: ``https://creativecommons.org/share-your-work/public-domain/cc0/``,
-  ``.../public-domain/cc0/``, ``.../choose/zero/``, ``.../publicdomain/zero/`` (and ``pdm``/``mark``);
+- CC ``deed``/``legalcode`` pages: ``.../by/4.0/deed.en``, ``.../by/4.0/legalcode.de``,
+  ``.../rdf``;
+- CC site pages that name a tool:
+  ``https://creativecommons.org/share-your-work/public-domain/cc0/``, ``.../public-domain/cc0/``,
+  ``.../choose/zero/``, ``.../publicdomain/zero/`` (and ``pdm``/``mark``);
 - labels, case, hyphens and underscores ignored: ``"CC BY 4.0"``, ``"CC-BY-SA-4.0"`` (SPDX),
   ``"CC BY 4.0 International"``, ``"CC0"``, ``"CC0 1.0"``, ``"CC0 1.0 Universal"``,
   ``"Public Domain"`` and ``"Public Domain Mark"`` (PDM), every statement's ``prefLabel``
@@ -321,7 +323,8 @@ def rights_label(uri: str) -> str:
     """Return the human label of a rights statement or licence.
 
     Args:
-        uri: A canonical or accepted URI or label, e.g. ``"http://creativecommons.org/licenses/by/4.0/"``.
+        uri: A canonical or accepted URI or label, e.g.
+            ``"http://creativecommons.org/licenses/by/4.0/"``.
 
     Returns:
         e.g. ``"CC BY 4.0"``, ``"CC0 1.0"``, ``"Public Domain Mark 1.0"``, ``"In Copyright"``.
