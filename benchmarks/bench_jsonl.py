@@ -7,7 +7,9 @@ chunks, through
 * the baseline: ``b"".join(chunks).splitlines()`` + ``json.loads`` per non-blank line
   (needs the whole body in memory, no bounds, no error handling);
 
-and, to separate splitting from decoding, the two splitters alone. Run:
+and, to separate splitting from decoding, the two splitters alone; then the same records as one
+big JSON array: ``iter_json_array`` + ``decode_json_line`` against ``json.loads`` of the whole
+body. Run:
 
     .venv/bin/python benchmarks/bench_jsonl.py [--lines 200000] [--repeat 3]
 """
@@ -21,7 +23,7 @@ import time
 import tracemalloc
 from collections.abc import Callable
 
-from tap_museumcms.jsonl import decode_json_line, iter_lines
+from tap_museumcms.jsonl import decode_json_line, iter_json_array, iter_lines
 
 CHUNK = 64 * 1024
 
@@ -80,6 +82,25 @@ def naive_split(chunks: list[bytes]) -> int:
     return sum(1 for raw in b"".join(chunks).splitlines() if raw.strip())
 
 
+def array_chunks(chunks: list[bytes]) -> list[bytes]:
+    """The same records as one top-level JSON array, in 64 KiB chunks."""
+    body = b"[" + b",\n".join(b"".join(chunks).splitlines()) + b"]"
+    return chunked(body)
+
+
+def streaming_array_decode(chunks: list[bytes]) -> int:
+    n = 0
+    for element in iter_json_array(chunks):
+        record, _reason = decode_json_line(element)
+        if record is not None:
+            n += 1
+    return n
+
+
+def naive_array_decode(chunks: list[bytes]) -> int:
+    return len(json.loads(b"".join(chunks)))
+
+
 def measure(
     fn: Callable[[list[bytes]], int], chunks: list[bytes], repeat: int
 ) -> tuple[float, int]:
@@ -114,18 +135,21 @@ def main() -> None:
         f"{len(body) / 2**20:.1f} MiB, {len(chunks)} chunks of {CHUNK // 1024} KiB; "
         f"best of {args.repeat}"
     )
+    array = array_chunks(chunks)
     cases = [
-        ("iter_lines + decode_json_line", streaming_decode),
-        ("splitlines + json.loads (naive)", naive_decode),
-        ("iter_lines only", streaming_split),
-        ("splitlines only (naive)", naive_split),
+        ("iter_lines + decode_json_line", streaming_decode, chunks),
+        ("splitlines + json.loads (naive)", naive_decode, chunks),
+        ("iter_lines only", streaming_split, chunks),
+        ("splitlines only (naive)", naive_split, chunks),
+        ("iter_json_array + decode_json_line", streaming_array_decode, array),
+        ("json.loads(whole array) (naive)", naive_array_decode, array),
     ]
-    for label, fn in cases:
-        seconds, count = measure(fn, chunks, args.repeat)
+    for label, fn, data in cases:
+        seconds, count = measure(fn, data, args.repeat)
         assert count == args.lines, (label, count)
-        extra = peak_mib(fn, chunks) if args.lines <= 200_000 else float("nan")
+        extra = peak_mib(fn, data) if args.lines <= 200_000 else float("nan")
         print(
-            f"{label:34s} {count / seconds:>12,.0f} lines/s  {seconds:7.3f} s  "
+            f"{label:36s} {count / seconds:>12,.0f} lines/s  {seconds:7.3f} s  "
             f"peak extra memory {extra:7.1f} MiB"
         )
 

@@ -11,7 +11,13 @@ from collections.abc import Iterator
 
 import pytest
 
-from tap_museumcms.jsonl import RawLine, decode_json_line, iter_lines
+from tap_museumcms.jsonl import (
+    JSONArrayError,
+    RawLine,
+    decode_json_line,
+    iter_json_array,
+    iter_lines,
+)
 
 
 def reference_lines(body: bytes, max_line_bytes: int, prefix_bytes: int) -> list[RawLine]:
@@ -286,3 +292,140 @@ def test_round_trip_of_realistic_records_through_small_chunks() -> None:
     decoded = [decode_json_line(line) for line in iter_lines(chunks)]
     assert [r for r, _ in decoded] == records
     assert all(reason is None for _, reason in decoded)
+
+
+# ------------------------------------------------------------------------------------------
+# One big JSON array
+# ------------------------------------------------------------------------------------------
+
+ARRAYS = {
+    "empty-array": b"[]",
+    "empty-array-spaced": b" \n[ \r\n ] \n",
+    "objects": b'[{"a": 1}, {"b": [1, 2, {"c": "d"}]}]',
+    "scalars": b'[1, -2.5e3, "s", true, false, null, "", [], {}]',
+    "brackets-and-quotes-in-strings": b'[{"a": "]}[{,\\"\\\\"}, "\\\\", "x\\"]"]',
+    "escaped-newlines": b'[{"t": "line\\nbreak\\u005d"}]',
+    "pretty-printed": b'[\n  {\n    "a": 1,\n    "b": [\n      2\n    ]\n  },\n  3\n]\n',
+    "bom": b'\xef\xbb\xbf[{"a": 1}]',
+    "utf8": '[{"t": "Ñandú ]"}, "é"]'.encode(),
+}
+
+
+@pytest.mark.parametrize("name", sorted(ARRAYS))
+def test_json_array_at_every_split_point_matches_json_loads(name: str) -> None:
+    body = ARRAYS[name]
+    expected = json.loads(body)
+    for a, b in itertools.combinations_with_replacement(range(len(body) + 1), 2):
+        elements = list(iter_json_array(split_at(body, [a, b])))
+        assert all(e.terminated and not e.oversized for e in elements)
+        assert [json.loads(e.data) for e in elements] == expected, f"split at {a}, {b}"
+        assert all(e.data == e.data.strip() and e.size == len(e.data) for e in elements)
+
+
+def test_json_array_records_decode_and_keep_their_raw_bytes() -> None:
+    body = b'[ {"ObjectID": "1994.127", "media": [{"MediaID": "m-88"}]} ,\n[1], {"b": NaN}]'
+    elements = list(iter_json_array([body[i : i + 5] for i in range(0, len(body), 5)]))
+    assert [e.data for e in elements] == [
+        b'{"ObjectID": "1994.127", "media": [{"MediaID": "m-88"}]}',
+        b"[1]",
+        b'{"b": NaN}',
+    ]
+    assert [decode_json_line(e) for e in elements] == [
+        ({"ObjectID": "1994.127", "media": [{"MediaID": "m-88"}]}, None),
+        (None, "expected a JSON object, got array"),
+        (None, "invalid JSON: non-standard constant NaN"),
+    ]
+
+
+def test_json_array_random_documents_random_chunks() -> None:
+    rng = random.Random(99)
+    texts = ["", "]", "[", "}", "{", ",", '"', "\\", "\\\\", "x\ny", "é", "\u2028", " "]
+
+    def value(depth: int) -> object:
+        kind = rng.randint(0, 5 if depth < 3 else 2)
+        if kind == 0:
+            return rng.choice([0, -1, 2.5, 10**30, True, False, None])
+        if kind in (1, 2):
+            return "".join(rng.choice(texts) for _ in range(rng.randint(0, 5)))
+        if kind == 3:
+            return [value(depth + 1) for _ in range(rng.randint(0, 3))]
+        return {f"k{i}{rng.choice(texts)}": value(depth + 1) for i in range(rng.randint(0, 3))}
+
+    for _ in range(300):
+        doc = [value(0) for _ in range(rng.randint(0, 6))]
+        body = json.dumps(doc, indent=rng.choice([None, 1]), ensure_ascii=rng.random() < 0.5)
+        raw = body.encode()
+        cuts = [rng.randint(0, len(raw)) for _ in range(rng.randint(0, 8))]
+        elements = list(iter_json_array(split_at(raw, cuts)))
+        assert [json.loads(e.data) for e in elements] == doc, (raw, cuts)
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        (b"", "empty body (after 0 bytes)"),
+        (b"   ", "empty body (after 3 bytes)"),
+        (b'{"a": 1}', "expected '[' (the body is not a JSON array) at byte 0"),
+        (b"[1 2]", "expected ',' or ']' after an array element at byte 3"),
+        (b"[1,,2]", "expected an array element at byte 3"),
+        (b"[1,]", "expected an array element at byte 3"),
+        (b"[,]", "expected an array element at byte 1"),
+        (b"[1] [2]", "unexpected data after the end of the array at byte 4"),
+        (b"[1, 2", "the body ended before the array did (after 5 bytes)"),
+        (b'[{"a": 1}', "the body ended before the array did (after 9 bytes)"),
+    ],
+)
+def test_json_array_structure_errors(body: bytes, message: str) -> None:
+    with pytest.raises(JSONArrayError) as info:
+        list(iter_json_array([body]))
+    assert str(info.value) == message
+
+
+def test_json_array_truncated_element_is_yielded_before_the_error() -> None:
+    body = b'[{"a": 1}, {"b": "cut here'
+    got: list[RawLine] = []
+    with pytest.raises(JSONArrayError, match="ended before the array"):
+        for element in iter_json_array([body[:12], body[12:]]):
+            got.append(element)
+    assert [(e.data, e.terminated) for e in got] == [
+        (b'{"a": 1}', True),
+        (b'{"b": "cut here', False),
+    ]
+    assert decode_json_line(got[1])[1].startswith("invalid JSON: Unterminated string")
+
+
+def test_json_array_oversized_elements_at_every_split_point() -> None:
+    big = b'{"blob": "' + b"]" * 60 + b'"}'
+    body = b'[{"a": 1}, ' + big + b', {"b": 2}, "' + b"s" * 45 + b'"]'
+    for cut in range(len(body) + 1):
+        elements = list(
+            iter_json_array(split_at(body, [cut]), max_element_bytes=40, prefix_bytes=12)
+        )
+        assert [(e.data, e.size, e.oversized) for e in elements] == [
+            (b'{"a": 1}', 8, False),
+            (big[:12], len(big), True),
+            (b'{"b": 2}', 8, False),
+            (b'"' + b"s" * 11, 47, True),
+        ], f"split at {cut}"
+
+
+def test_json_array_a_50_mb_element_is_skipped_in_bounded_memory() -> None:
+    def array_body() -> Iterator[bytes]:
+        yield b'[{"before": 1}, {"big": "'
+        block = b"M" * (64 * 1024)
+        for _ in range(50 * 16):
+            yield block
+        yield b'"}, {"after": 2}]'
+
+    gc.collect()
+    tracemalloc.start()
+    try:
+        tracemalloc.reset_peak()
+        elements = list(iter_json_array(array_body(), max_element_bytes=1024 * 1024))
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert [e.oversized for e in elements] == [False, True, False]
+    assert elements[1].size == len(b'{"big": "') + 50 * 1024 * 1024 + len(b'"}')
+    assert [decode_json_line(elements[i])[0] for i in (0, 2)] == [{"before": 1}, {"after": 2}]
+    assert peak < 5 * 1024 * 1024, f"peak {peak / 2**20:.1f} MiB"
