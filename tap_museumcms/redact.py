@@ -90,19 +90,28 @@ class SecretFilter(logging.Filter):
         return True
 
 
-def install_secret_filter(secrets: t.Iterable[str]) -> SecretFilter:
-    """Attach a :class:`SecretFilter` to every handler of the root logger and to the root.
+_INSTALLED: list[SecretFilter] = []
 
-    Handlers are where records from every logger end up, so filtering there covers
-    the SDK's loggers as well as the tap's own.
+
+def install_secret_filter(secrets: t.Iterable[str]) -> SecretFilter:
+    """Attach a :class:`SecretFilter` to the root logger and to every handler.
+
+    Handlers are where records from every logger end up, so filtering there covers the
+    SDK's loggers as well as the tap's own. Calling it again replaces the previous filter
+    (one tap run, one set of secrets), so filters never pile up.
     """
     secret_filter = SecretFilter(secrets)
-    root = logging.getLogger()
-    root.addFilter(secret_filter)
-    for handler in root.handlers:
-        handler.addFilter(secret_filter)
-    for name in list(logging.root.manager.loggerDict):
-        logger = logging.getLogger(name)
+    loggers = [logging.getLogger()] + [
+        logging.getLogger(name) for name in list(logging.root.manager.loggerDict)
+    ]
+    for old in _INSTALLED:
+        for logger in loggers:
+            logger.removeFilter(old)
+            for handler in logger.handlers:
+                handler.removeFilter(old)
+    _INSTALLED[:] = [secret_filter]
+    for logger in loggers:
         for handler in logger.handlers:
             handler.addFilter(secret_filter)
+    logging.getLogger().addFilter(secret_filter)
     return secret_filter

@@ -1,0 +1,103 @@
+"""tap-museumcms: settings and the stream list."""
+
+from __future__ import annotations
+
+import random
+import sys
+import typing as t
+
+from singer_sdk import Tap
+from singer_sdk import typing as th
+
+from tap_museumcms.client import TapError
+from tap_museumcms.clock import SYSTEM_CLOCK, Clock
+from tap_museumcms.ratelimit import RetryPolicy
+from tap_museumcms.redact import install_secret_filter
+from tap_museumcms.sidestreams import QuarantineStream
+from tap_museumcms.streams import MediaStream, ObjectsStream, RightsStream
+
+if t.TYPE_CHECKING:
+    from singer_sdk.streams import Stream
+
+
+class TapMuseumCMS(Tap):
+    """Harvests a museum CMS: objects, rights statements, media, with a quarantine stream."""
+
+    name = "tap-museumcms"
+
+    config_jsonschema = th.PropertiesList(
+        th.Property("api_url", th.URIType, required=True,
+                    description="Base URL of the CMS harvesting API, e.g. https://cms.example.org/api"),
+        th.Property("api_key", th.StringType, secret=True,
+                    description="API key or token; sent as `Authorization: Bearer <key>` "
+                    "(or `X-API-Key`, see auth_header). Never logged."),
+        th.Property("auth_header", th.StringType, default="authorization",
+                    allowed_values=["authorization", "x-api-key"],
+                    description="How the key is sent: `authorization` (Bearer) or `x-api-key`."),
+        th.Property("page_size", th.IntegerType, default=500,
+                    description="Records per page (`limit`), 1..1000; the server may cap it lower."),
+        th.Property("start_date", th.DateTimeType,
+                    description="ISO 8601; the first sync asks only for records modified at or "
+                    "after it (`modified_since`). Later syncs use the bookmark."),
+        th.Property("max_retries", th.IntegerType, default=5,
+                    description="Retries of one request (429, 502, 503, 504, timeouts, broken "
+                    "connections) before the run fails."),
+        th.Property("max_retry_after_seconds", th.NumberType, default=300,
+                    description="Upper bound on any single wait, including a server's Retry-After."),
+        th.Property("request_timeout_seconds", th.NumberType, default=60,
+                    description="Connect and read timeout (seconds between bytes, not per body)."),
+        th.Property("max_requests_per_second", th.NumberType,
+                    description="Optional ceiling on the request rate, on top of what the "
+                    "server's rate-limit headers allow."),
+        th.Property("user_agent", th.StringType,
+                    description="User-Agent header; defaults to `tap-museumcms/<version>`."),
+        th.Property("max_line_bytes", th.IntegerType, default=16 * 1024 * 1024,
+                    description="A JSONL line longer than this is quarantined unread."),
+        th.Property("fuzzy_dates", th.StringType, default="quarantine",
+                    allowed_values=["quarantine", "keep"],
+                    description="A non-ISO `creation_date_iso` such as 'c. 1850': `quarantine` "
+                    "the record, or `keep` it with the date nulled and the text in "
+                    "`creation_date_raw`."),
+        th.Property("quarantine_raw_max_bytes", th.IntegerType, default=65536,
+                    description="How much of a rejected line's raw text the quarantine keeps."),
+    ).to_dict()
+
+    def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
+        #: Injected in tests; the real clock otherwise.
+        self.clock: Clock = SYSTEM_CLOCK
+        self.rng = random.Random()
+        #: Streams that stopped on an error the other streams could run past.
+        self.failures: list[str] = []
+        #: True once any response came back (connection errors before it mean bad settings).
+        self.seen_response = False
+        super().__init__(*args, **kwargs)
+        self.retry_policy = RetryPolicy(
+            max_retries=int(self.config.get("max_retries", 5)),
+            max_retry_after_seconds=float(self.config.get("max_retry_after_seconds", 300)),
+        )
+        install_secret_filter([str(self.config.get("api_key") or "")])
+
+    def discover_streams(self) -> list[Stream]:
+        """The resource streams, then the side streams they feed."""
+        return [ObjectsStream(self), RightsStream(self), MediaStream(self), QuarantineStream(self)]
+
+    def sync_all(self) -> None:
+        """Sync every stream; a stream stopped by a source error fails the run at the end."""
+        super().sync_all()
+        if self.failures:
+            raise TapError(
+                f"{len(self.failures)} stream(s) stopped early: " + "; ".join(self.failures)
+            )
+
+    @classmethod
+    def invoke(cls, *args: t.Any, **kwargs: t.Any) -> None:  # type: ignore[override]
+        """Run the tap; a known failure ends it with one clear ERROR line and exit code 1."""
+        try:
+            super().invoke(*args, **kwargs)
+        except TapError as exc:
+            cls.logger.error("tap-museumcms failed: %s", exc)  # noqa: TRY400
+            sys.exit(1)
+
+
+if __name__ == "__main__":
+    TapMuseumCMS.cli()
