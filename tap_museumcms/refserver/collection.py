@@ -22,9 +22,9 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import json
-import random
 import re
 import threading
+import time
 import typing as t
 from collections.abc import Iterator
 from importlib import resources
@@ -62,7 +62,7 @@ class Expected:
 
 def iso_utc(epoch: float) -> str:
     """Format epoch seconds as the contract's timestamp, e.g. ``"2026-01-01T00:00:00Z"``."""
-    return dt.datetime.fromtimestamp(int(epoch), tz=dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(int(epoch)))
 
 
 def parse_timestamp(value: str) -> float:
@@ -186,6 +186,13 @@ class Collection:
     def _base_first_candidate(self, stream: str, since: float) -> int:
         return 0
 
+    def _base_is_object(self, stream: str, position: int) -> bool:
+        """Whether the base line is a JSON object (default: parse it)."""
+        try:
+            return isinstance(json.loads(self._base_line(stream, position)), dict)
+        except ValueError:
+            return False
+
     def _base_expected(self, stream: str) -> tuple[Iterator[str], set[int]]:
         """(keys of valid base records, invalid base positions); default: check every line."""
         size = self._base_size(stream)
@@ -242,11 +249,13 @@ class Collection:
 
     def iter_from(
         self, stream: str, start: int, since: float | None = None
-    ) -> Iterator[tuple[int, bytes]]:
-        """Yield ``(position, line)`` from ``start`` on, only records modified at/after ``since``.
+    ) -> Iterator[tuple[int, bytes, bool]]:
+        """Yield ``(position, line, is_object)`` from ``start`` on, only records modified at or
+        after ``since``; ``is_object`` is False for a line that is not a JSON object.
 
         Fast for incremental queries: base positions before ``_base_first_candidate(since)`` are
-        skipped without being generated; only the overlay is looked at there.
+        skipped without being generated, only the overlay is looked at there; elsewhere a base
+        line is generated only when its ``modified`` matches.
         """
         self._check(stream)
         base = self._base_size(stream)
@@ -257,13 +266,21 @@ class Collection:
             for position in early:
                 line, modified = self._entry(stream, position)
                 if modified >= t.cast(float, since):
-                    yield position, line
+                    yield position, line, True
             start = first
         position = start
         while position < self.size(stream):
-            line, modified = self._entry(stream, position)
-            if since is None or modified >= since:
-                yield position, line
+            with self._lock:
+                if position >= base:
+                    overlay: tuple[bytes, float] | None = self._appended[stream][position - base]
+                else:
+                    overlay = self._overrides[stream].get(position)
+            if overlay is not None:
+                if since is None or overlay[1] >= since:
+                    yield position, overlay[0], True
+            elif since is None or self._base_modified(stream, position) >= since:
+                line = self._base_line(stream, position)
+                yield position, line, self._base_is_object(stream, position)
             position += 1
 
     # --- mutations --------------------------------------------------------------------------
@@ -371,14 +388,26 @@ class SampleCollection(Collection):
         self._lines: dict[str, list[bytes]] = {}
         self._modified: dict[str, list[float]] = {}
         self._index: dict[str, dict[str, int]] = {}
+        self._objects: dict[str, list[bool]] = {}
         folder = resources.files("tap_museumcms.refserver") / "sample"
         for stream in STREAM_KEYS:
             data = (folder / f"{stream}.jsonl").read_bytes()
             lines = [line for line in data.split(b"\n") if line.strip()]
             self._lines[stream] = lines
-            records = [json.loads(line) for line in lines]
-            self._modified[stream] = [parse_timestamp(r["modified"]) for r in records]
-            self._index[stream] = {r[STREAM_KEYS[stream]]: i for i, r in enumerate(records)}
+            records = []
+            for line in lines:
+                try:
+                    record = json.loads(line)
+                except ValueError:
+                    record = None
+                records.append(record if isinstance(record, dict) else None)
+            self._objects[stream] = [r is not None for r in records]
+            self._modified[stream] = [
+                parse_timestamp(r["modified"]) if r and isinstance(r.get("modified"), str) else 0.0
+                for r in records
+            ]
+            key = STREAM_KEYS[stream]
+            self._index[stream] = {r[key]: i for i, r in enumerate(records) if r and key in r}
 
     def _base_size(self, stream: str) -> int:
         return len(self._lines[stream])
@@ -391,6 +420,9 @@ class SampleCollection(Collection):
 
     def _base_position(self, stream: str, key: str) -> int | None:
         return self._index[stream].get(key)
+
+    def _base_is_object(self, stream: str, position: int) -> bool:
+        return self._objects[stream][position]
 
     def _base_first_candidate(self, stream: str, since: float) -> int:
         latest = max(self._modified[stream], default=0.0)
@@ -606,26 +638,27 @@ class GeneratedCollection(Collection):
     def _base_line(self, stream: str, position: int) -> bytes:
         if not 0 <= position < self.n:
             raise IndexError(position)
-        rng = random.Random(self.seed * 1_000_003 + position)
+        pick = _Picker(self.seed, position)
         oid = self.object_id(position)
         modified = iso_utc(self.base_epoch + position)
-        kind, medium, department = rng.choice(_TYPES)
-        year = rng.randint(1480, 2024)
-        maker = f"{rng.choice(_GIVEN)} {rng.choice(_FAMILY)}"
-        rights_uri = rng.choice(_RIGHTS)
-        width, height = rng.randrange(800, 8001, 10), rng.randrange(800, 8001, 10)
+        kind, medium, department = pick.choice(_TYPES)
+        year = 1480 + pick.below(545)
+        maker = f"{pick.choice(_GIVEN)} {pick.choice(_FAMILY)}"
+        rights_uri = pick.choice(_RIGHTS)
+        width, height = 800 + 10 * pick.below(721), 800 + 10 * pick.below(721)
         media_id = f"m-{oid}"
         service = f"https://img.example.org/iiif/3/{media_id}"
         manifest = f"https://cms.example.org/iiif/{oid}/manifest"
         if stream == "rights":
+            public = "publicdomain" in rights_uri
             return _dump(
                 {
                     "RightsID": f"r-{oid}",
                     "ObjectID": oid,
                     "statement_uri": rights_uri,
-                    "holder": None if "publicdomain" in rights_uri else f"Estate of {maker}",
-                    "credit_line": None if "publicdomain" in rights_uri else f"© Estate of {maker}",
-                    "valid_from": f"{rng.randint(1990, 2025)}-01-01",
+                    "holder": None if public else f"Estate of {maker}",
+                    "credit_line": None if public else f"© Estate of {maker}",
+                    "valid_from": f"{1990 + pick.below(36)}-01-01",
                     "modified": modified,
                 }
             )
@@ -647,22 +680,23 @@ class GeneratedCollection(Collection):
                     "modified": modified,
                 }
             )
-        circa = rng.random() < 0.3
-        title = rng.choice(_TITLE_FORMS).format(s=rng.choice(_TITLE_SUBJECTS))
+        circa = pick.below(10) < 3
+        title = pick.choice(_TITLE_FORMS).format(s=pick.choice(_TITLE_SUBJECTS))
+        month = 1 + pick.below(12)
         record: dict[str, t.Any] = {
             "ObjectID": oid,
             "title": title,
-            "creation_date_iso": str(year) if circa else f"{year}-{rng.randint(1, 12):02d}-01",
+            "creation_date_iso": str(year) if circa else f"{year}-{month:02d}-01",
             "creation_date_display": f"c. {year}" if circa else str(year),
             "maker": maker,
             "object_type": kind,
             "medium": medium,
-            "dimensions": f"{rng.randint(10, 250)} x {rng.randint(10, 250)} cm",
+            "dimensions": f"{10 + pick.below(241)} x {10 + pick.below(241)} cm",
             "department": department,
-            "accession_number": f"{year + rng.randint(0, 60)}.{position}",
+            "accession_number": f"{year + pick.below(61)}.{position}",
             "description": f"{title} by {maker}.",
-            "credit_line": rng.choice(_CREDITS).format(
-                n=f"{rng.choice(_GIVEN)} {rng.choice(_FAMILY)}", y=year + 50, d=department
+            "credit_line": pick.choice(_CREDITS).format(
+                n=f"{pick.choice(_GIVEN)} {pick.choice(_FAMILY)}", y=year + 50, d=department
             ),
             "rights_uri": rights_uri,
             "iiif_manifest_url": manifest,
@@ -686,3 +720,37 @@ class GeneratedCollection(Collection):
             record["title"] = f"{title}\x00"
             record["maker"] = f"{maker}\x1fa(Artist)"
         return _dump(record)
+
+    def _base_is_object(self, stream: str, position: int) -> bool:
+        return not (stream == "objects" and self.invalid_kind(position) == "not_json")
+
+
+_MASK64 = (1 << 64) - 1
+
+
+class _Picker:
+    """Deterministic choices from ``(seed, position)``: splitmix64, much cheaper than a seeded
+    ``random.Random`` per record (the server generates records on every request)."""
+
+    __slots__ = ("_state", "_pool")
+
+    def __init__(self, seed: int, position: int) -> None:
+        self._state = (seed * 0x9E3779B97F4A7C15 + position) & _MASK64
+        self._pool = 0
+
+    def _next(self) -> int:
+        self._state = (self._state + 0x9E3779B97F4A7C15) & _MASK64
+        z = self._state
+        z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & _MASK64
+        z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & _MASK64
+        return z ^ (z >> 31)
+
+    def below(self, n: int) -> int:
+        """A number in ``0 .. n-1`` (n small: the bias of a 64-bit modulo is negligible)."""
+        if self._pool < (1 << 20):
+            self._pool = self._next()
+        self._pool, value = divmod(self._pool, n)
+        return value
+
+    def choice(self, options: t.Sequence[t.Any]) -> t.Any:
+        return options[self.below(len(options))]

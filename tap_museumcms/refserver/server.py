@@ -552,14 +552,15 @@ class ReferenceServer:
         last_record = -1
         records = 0
         every = faults.malformed_line_every
-        for position, raw in self.collection.iter_from(stream, start, since):
+        for position, raw, is_object in self.collection.iter_from(stream, start, since):
             if faults.blank_lines and position % 4 == 0:
                 lines.append(b"\n")
-            line = _with_cursor(raw, encode_cursor(position + 1))
-            lines.append(line + b"\n")
-            if line is not raw:
+            if is_object:
+                lines.append(_with_cursor(raw, encode_cursor(position + 1)) + b"\n")
                 records += 1
                 last_record = len(lines) - 1
+            else:
+                lines.append(raw + b"\n")
             if every > 0 and (position + 1) % every == 0:
                 lines.append(malformed_line(stream, position) + b"\n")
             if records >= limit:
@@ -582,17 +583,15 @@ def _parse_limit(value: str | None, cap: int) -> int:
 
 
 def _with_cursor(raw: bytes, cursor: str) -> bytes:
-    """``raw`` with ``"next_cursor"`` appended (bytes preserved), or ``raw`` itself if it is not a
-    JSON object (a malformed line carries no cursor)."""
-    try:
-        record = json.loads(raw)
-    except ValueError:
-        return raw
-    if not isinstance(record, dict):
-        return raw
+    """A JSON object line with ``"next_cursor"`` appended; the record's bytes are kept as they are.
+
+    Example:
+        >>> _with_cursor(b'{"ObjectID":"a"}', "b64:MQ==")
+        b'{"ObjectID":"a","next_cursor":"b64:MQ=="}'
+    """
     body = raw.rstrip()
-    separator = b"," if record else b""
-    return body[:-1] + separator + b'"next_cursor":' + json.dumps(cursor).encode() + b"}"
+    separator = b"" if body[:-1].strip() == b"{" else b","
+    return body[:-1] + separator + b'"next_cursor":"' + cursor.encode() + b'"}'
 
 
 def _force_cursor(line: bytes, cursor: str) -> bytes:
@@ -860,12 +859,16 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
 
     def _write_body(self, lines: list[bytes], fault: str | None) -> None:
-        cut = None
+        """Chunked body: lines batched into ~32 KiB chunks, then the terminating chunk.
+
+        ``fault="truncate"`` keeps the first half of the lines and half of the next one (framing
+        intact); ``fault="reset"`` sends the same and drops the connection instead of the
+        terminating chunk (on an empty page: right after the headers).
+        """
         if fault is not None and lines:
             half = len(lines) // 2
             partial = lines[half][: max(1, len(lines[half]) // 2)] if half < len(lines) else b""
             lines = [*lines[:half], partial]
-            cut = fault
         buffer = bytearray()
         for line in lines:
             buffer += line
@@ -873,7 +876,7 @@ class _Handler(BaseHTTPRequestHandler):
                 self._write_chunk(bytes(buffer))
                 buffer.clear()
         self._write_chunk(bytes(buffer))
-        if cut == "reset":
+        if fault == "reset":
             self._abort()
             return
         self.wfile.write(b"0\r\n\r\n")
