@@ -596,3 +596,22 @@ def test_generated_keys_shortcut_matches_the_records() -> None:
     ]
     assert list(collection.keys("objects")) == from_records
     assert "" in from_records and from_records[-1] == "new-1"
+
+
+def test_slow_first_byte_trips_a_client_read_timeout() -> None:
+    with ReferenceServer(GeneratedCollection(3), faults=Faults(slow_first_byte=0.3)) as server:
+        with pytest.raises(requests.exceptions.ReadTimeout):
+            requests.get(f"{server.url}/objects", timeout=(2, 0.05))
+        assert requests.get(f"{server.url}/objects", timeout=(2, 5)).status_code == 200
+
+
+def test_date_header_comes_from_the_server_clock_and_reset_hits_empty_pages() -> None:
+    clock = FakeClock(start=1_800_000_000.0)
+    faults = Faults(reset_mid_body_every=2)
+    with ReferenceServer(GeneratedCollection(3), faults=faults, clock=clock) as server:
+        end = encode_cursor(3)
+        first = requests.get(f"{server.url}/objects", params={"cursor": end})
+        assert first.content == b""
+        assert first.headers["Date"] == email.utils.formatdate(1_800_000_000, usegmt=True)
+        with pytest.raises(requests.exceptions.ChunkedEncodingError):
+            requests.get(f"{server.url}/objects", params={"cursor": end})
