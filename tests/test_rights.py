@@ -52,12 +52,18 @@ VARIANTS = [
     ("http://creativecommons.org/licenses/by-sa/3.0/deed", CC_BY_SA_3),
     ("creativecommons.org/licenses/BY-SA/3.0/", CC_BY_SA_3),
     # Jurisdiction ports of versions before 4.0 are distinct licences.
-    ("https://creativecommons.org/licenses/by/3.0/de/deed.de",
-     "http://creativecommons.org/licenses/by/3.0/de/"),
-    ("https://creativecommons.org/licenses/by-nc-nd/3.0/igo/",
-     "http://creativecommons.org/licenses/by-nc-nd/3.0/igo/"),
-    ("http://creativecommons.org/licenses/by-nd-nc/1.0/",
-     "http://creativecommons.org/licenses/by-nd-nc/1.0/"),
+    (
+        "https://creativecommons.org/licenses/by/3.0/de/deed.de",
+        "http://creativecommons.org/licenses/by/3.0/de/",
+    ),
+    (
+        "https://creativecommons.org/licenses/by-nc-nd/3.0/igo/",
+        "http://creativecommons.org/licenses/by-nc-nd/3.0/igo/",
+    ),
+    (
+        "http://creativecommons.org/licenses/by-nd-nc/1.0/",
+        "http://creativecommons.org/licenses/by-nd-nc/1.0/",
+    ),
     # Public-domain tools and the CC site pages that name them.
     (CC0, CC0),
     ("https://creativecommons.org/publicdomain/zero/1.0/deed.en", CC0),

@@ -26,8 +26,21 @@ def test_strip_xml_illegal_keeps_exactly_the_xml_chars_of_the_whole_code_space()
 
 @pytest.mark.parametrize(
     "bad",
-    ["\x00", "\x01", "\x08", "\x0b", "\x0c", "\x0e", "\x1d", "\x1e", "\x1f", "\ud800", "\udfff",
-     "\ufffe", "\uffff"],
+    [
+        "\x00",
+        "\x01",
+        "\x08",
+        "\x0b",
+        "\x0c",
+        "\x0e",
+        "\x1d",
+        "\x1e",
+        "\x1f",
+        "\ud800",
+        "\udfff",
+        "\ufffe",
+        "\uffff",
+    ],
 )
 def test_lxml_refuses_the_raw_text_and_accepts_the_stripped_text(bad: str) -> None:
     text = f"Harbour{bad} at Dawn"
@@ -62,7 +75,10 @@ def test_strip_xml_illegal_leaves_legal_text_alone() -> None:
         ("Sold for $100", "Sold for $100"),
         ("$aHarbour at Dawn$bsketch", "$aHarbour at Dawn$bsketch"),
         # Legal line breaks inside the text are kept.
-        ("support: 575 x 819 mm\r\nframe: 765 x 940 mm", "support: 575 x 819 mm\r\nframe: 765 x 940 mm"),
+        (
+            "support: 575 x 819 mm\r\nframe: 765 x 940 mm",
+            "support: 575 x 819 mm\r\nframe: 765 x 940 mm",
+        ),
     ],
 )
 def test_clean_text(raw: str, clean: str) -> None:
