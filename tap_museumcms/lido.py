@@ -10,7 +10,8 @@ wraps it as a record of the ``lido_records`` stream::
 The XML is built with :mod:`xml.etree.ElementTree`, which escapes ``<``, ``&``, ``]]>`` and
 quotes; every string is also passed through :func:`tap_museumcms.text.strip_xml_illegal`, so no
 source text (MARC delimiters, ``\\x00``, lone surrogates) can make the document ill-formed. Text
-is otherwise written as given: cleaning MARC fragments is the ingestion boundary's job.
+is otherwise written as given (line ends as ``\n``, outer whitespace trimmed): cleaning MARC
+fragments is the ingestion boundary's job.
 
 Mapping (object field -> LIDO 1.1 element):
 
@@ -45,6 +46,7 @@ official LIDO 1.1 example records.
 
 from __future__ import annotations
 
+import functools
 import xml.etree.ElementTree as ET
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -57,6 +59,7 @@ from tap_museumcms.text import strip_xml_illegal
 LIDO_VERSION = "1.1"
 LIDO_NS = "http://www.lido-schema.org"
 XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
+_Q = f"{{{LIDO_NS}}}"
 
 _TERM = "http://terminology.lido-schema.org/"
 TYPE_URI = _TERM + "lido00099"
@@ -111,13 +114,21 @@ class LidoOptions:
 
 
 def _text(value: Any) -> str | None:
-    """Return a value as XML-safe text, or ``None`` when it is missing or blank."""
+    """Return a value as XML-safe text, or ``None`` when it is missing or blank.
+
+    Illegal characters are deleted, the ends trimmed, and line ends written as ``\n``: every
+    XML parser turns ``\r\n`` and ``\r`` into ``\n`` (XML 1.0, section 2.11), so this is what
+    a reader would get anyway, and the record now says so itself.
+    """
     if value is None:
         return None
-    cleaned = strip_xml_illegal(value if isinstance(value, str) else str(value)).strip()
-    return cleaned or None
+    cleaned = strip_xml_illegal(value if isinstance(value, str) else str(value))
+    if "\r" in cleaned:
+        cleaned = cleaned.replace("\r\n", "\n").replace("\r", "\n")
+    return cleaned.strip() or None
 
 
+@functools.lru_cache(maxsize=1024)
 def rights_label(uri: str) -> str:
     """Human label of a rights URI: ``tap_museumcms.rights`` first, a tiny fallback otherwise.
 
@@ -147,10 +158,12 @@ class _Builder:
 
     @staticmethod
     def sub(parent: ET.Element, tag: str, text: str | None = None, **attrs: str) -> ET.Element:
-        element = ET.SubElement(parent, f"{{{LIDO_NS}}}{tag}")
-        for name, value in attrs.items():
-            key = XML_LANG if name == "lang" else f"{{{LIDO_NS}}}{name}"
-            element.set(key, value)
+        attrib = (
+            {(XML_LANG if name == "lang" else _Q + name): value for name, value in attrs.items()}
+            if attrs
+            else {}
+        )
+        element = ET.SubElement(parent, _Q + tag, attrib)
         if text is not None:
             element.text = text
         return element
