@@ -141,6 +141,7 @@ class _Page:
     valid: int = 0
     emitted: int = 0
     quarantined: int = 0
+    duplicates: int = 0
     last_cursor: str | None = None
     broken: str | None = None  # why the body could not be read to its end
 
@@ -283,6 +284,7 @@ class MuseumCMSStream(RESTStream):
                     prepared, stream=True, timeout=self.timeout, allow_redirects=True
                 )
             except requests.exceptions.ConnectionError as exc:
+                pacer.observe({})  # the request is no longer in flight
                 if _is_name_resolution_error(exc):
                     raise ConfigurationError(
                         f"cannot resolve the host of api_url {self.url_base!r}; check api_url"
@@ -292,6 +294,7 @@ class MuseumCMSStream(RESTStream):
                 attempt = self._retry_or_raise(attempt, limit, cause, url, None, exc)
                 continue
             except requests.exceptions.Timeout as exc:
+                pacer.observe({})
                 attempt = self._retry_or_raise(
                     attempt, policy.max_retries, type(exc).__name__, url, None, exc
                 )
@@ -304,7 +307,7 @@ class MuseumCMSStream(RESTStream):
                     now=self.clock.time(),
                     max_seconds=policy.max_retry_after_seconds,
                 )
-                response.close()
+                _drain(response)
                 attempt = self._retry_or_raise(
                     attempt, policy.max_retries, f"HTTP {response.status_code}", url, retry_after
                 )
@@ -431,6 +434,7 @@ class MuseumCMSStream(RESTStream):
                 last_cursor=page.last_cursor,
                 lines=page.lines,
                 valid_records=page.valid,
+                new_records=page.valid - page.duplicates,
             )
             if outcome.verdict is PageVerdict.CONTINUE:
                 continue
@@ -492,6 +496,7 @@ class MuseumCMSStream(RESTStream):
         key = str(record[self.primary_keys[0]])
         if recent.seen(key, record.get("modified")):
             self.stats.duplicates_skipped += 1
+            page.duplicates += 1
             if advances:
                 harvest.advance(cursor, record.get("modified"))
             return None
@@ -570,6 +575,20 @@ class MuseumCMSStream(RESTStream):
 
 
 _CUT = object()  # marker: an unterminated last line that does not parse
+
+
+def _drain(response: requests.Response, limit: int = 64 * 1024) -> None:
+    """Read a small error body to its end so the connection goes back to the pool."""
+    try:
+        read = 0
+        for chunk in response.iter_content(16 * 1024):
+            read += len(chunk)
+            if read > limit:
+                break
+    except (requests.exceptions.RequestException, urllib3.exceptions.HTTPError, OSError):
+        pass
+    finally:
+        response.close()
 
 
 def _excerpt(response: requests.Response, limit: int = 200) -> str:

@@ -114,6 +114,7 @@ class CursorGuard:
         last_cursor: str | None,
         lines: int,
         valid_records: int,
+        new_records: int | None = None,
     ) -> PageOutcome:
         """Decide what comes after a page.
 
@@ -122,6 +123,8 @@ class CursorGuard:
             last_cursor: the ``next_cursor`` of the page's last record that had one.
             lines: non-blank lines in the body (0: the body was empty).
             valid_records: records on the page that passed validation.
+            new_records: valid records not already delivered in the overlap window
+                (default: all valid records are new).
 
         Returns:
             CONTINUE with the next cursor, COMPLETE, STUCK or LOOP.
@@ -131,6 +134,15 @@ class CursorGuard:
             return PageOutcome(PageVerdict.COMPLETE, message="empty page: harvest complete")
         advanced = last_cursor is not None and _normal(last_cursor) != _normal(requested)
         if not advanced:
+            if new_records == 0 and valid_records > 0:
+                return PageOutcome(
+                    PageVerdict.COMPLETE,
+                    message=(
+                        f"page requested with cursor {shown!r} re-delivered only records already "
+                        "emitted and did not advance: end of the collection (an overlapping "
+                        "last page)"
+                    ),
+                )
             if valid_records == 0:
                 return PageOutcome(
                     PageVerdict.COMPLETE,

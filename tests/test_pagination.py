@@ -66,3 +66,12 @@ def test_recent_records_dedupe_within_two_pages_only_and_by_modified():
     recent.new_page()
     recent.new_page()
     assert not recent.seen("k1", "t1")  # out of the window
+
+
+def test_page_of_only_redelivered_records_that_does_not_advance_ends_the_harvest():
+    guard = CursorGuard()
+    guard.requested("c9")
+    outcome = guard.judge(requested="c9", last_cursor="c9", lines=3, valid_records=3,
+                          new_records=0)
+    assert outcome.verdict is PageVerdict.COMPLETE
+    assert "re-delivered" in outcome.message
