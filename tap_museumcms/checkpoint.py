@@ -21,6 +21,10 @@ Rules:
 * The new bookmark is ``min(max_modified, started_at)``: a record that changed while the harvest
   was running, behind the cursor, is fetched by the next incremental run rather than missed.
   It never moves backwards.
+* ``modified_since`` is inclusive, so the next run sees again the records modified exactly at
+  the bookmark. The harvest remembers which ones it emitted (key and SHA-256 of the raw line,
+  at most :data:`MAX_AT_BOOKMARK`) as ``emitted_at_bookmark``; the next run skips exactly
+  those, so a record is sent again only if its line changed.
 """
 
 from __future__ import annotations
@@ -31,6 +35,8 @@ from datetime import UTC, datetime
 from tap_museumcms.pagination import is_start
 
 REPLICATION_KEY = "modified"
+#: How many records sharing the newest ``modified`` second are remembered to skip next time.
+MAX_AT_BOOKMARK = 200
 
 
 def iso_utc(epoch: float) -> str:
@@ -56,9 +62,13 @@ class Harvest:
                 "modified_since": state.get("replication_key_value") or start_date,
                 "max_modified": None,
                 "started_at": None,
+                "at_max": [],
+                # What the last harvest emitted at the bookmark second: skipped if identical.
+                "skip": state.get("emitted_at_bookmark") or [],
             }
             state["harvest"] = harvest
         self._h: dict[str, t.Any] = harvest  # type: ignore[assignment]
+        self._skip = {tuple(item) for item in self._h.get("skip") or []}
 
     @property
     def cursor(self) -> str | None:
@@ -81,11 +91,32 @@ class Harvest:
         if not self._h.get("started_at"):
             self._h["started_at"] = iso
 
-    def advance(self, cursor: str, modified: str | None) -> None:
-        """Move the cursor past a record that is about to be emitted."""
+    def already_emitted(self, modified: str | None, key: str, raw_sha256: str) -> bool:
+        """True if the previous harvest emitted this very line at the bookmark second."""
+        return modified == self.modified_since and (key, raw_sha256) in self._skip
+
+    def advance(
+        self, cursor: str, modified: str | None, identity: tuple[str, str] | None = None
+    ) -> None:
+        """Move the cursor past a record that is about to be emitted.
+
+        Args:
+            cursor: the record's ``next_cursor``.
+            modified: the record's ``modified`` (None for a quarantined line).
+            identity: ``(key, raw_sha256)`` of the record, to skip it next time if it comes
+                back unchanged at the bookmark second.
+        """
         self._h["cursor"] = cursor
-        if modified and (self._h.get("max_modified") or "") < modified:
+        if not modified:
+            return
+        newest = self._h.get("max_modified") or ""
+        if newest < modified:
             self._h["max_modified"] = modified
+            self._h["at_max"] = [list(identity)] if identity else []
+        elif newest == modified and identity and self._h.get("at_max") is not None:
+            at_max = self._h.setdefault("at_max", [])
+            # Too many records share the second: remember none (they are sent again).
+            self._h["at_max"] = at_max + [list(identity)] if len(at_max) < MAX_AT_BOOKMARK else None
 
     def complete(self) -> str | None:
         """End the harvest: promote the bookmark and clear the cursor.
@@ -100,6 +131,10 @@ class Harvest:
             old = self.state.get("replication_key_value")
             if not old or new > old:
                 self.state["replication_key_value"] = new
+                if new == harvest["max_modified"] and harvest.get("at_max"):
+                    self.state["emitted_at_bookmark"] = harvest["at_max"]
+                else:
+                    self.state.pop("emitted_at_bookmark", None)
         if self.state.get("replication_key_value"):
             self.state["replication_key"] = REPLICATION_KEY
         return self.state.get("replication_key_value")

@@ -494,19 +494,22 @@ class MuseumCMSStream(RESTStream):
             return None
         page.last_cursor = cursor
         key = str(record[self.primary_keys[0]])
-        if recent.seen(key, record.get("modified")):
+        modified = record.get("modified")
+        raw_sha256 = hashlib.sha256(line.data).hexdigest()
+        identity = (key, raw_sha256)
+        if recent.seen(key, modified) or harvest.already_emitted(modified, key, raw_sha256):
             self.stats.duplicates_skipped += 1
             page.duplicates += 1
             if advances:
-                harvest.advance(cursor, record.get("modified"))
+                harvest.advance(cursor, modified, identity)
             return None
         record["_source_url"] = page.url
         record["_source_cursor"] = page.requested
         record["_fetched_at"] = page.fetched_at
-        record["_raw_sha256"] = hashlib.sha256(line.data).hexdigest()
+        record["_raw_sha256"] = raw_sha256
         if advances:
             # Before the record is emitted: a STATE written after it resumes after it.
-            harvest.advance(cursor, record.get("modified"))
+            harvest.advance(cursor, modified, identity)
         for name in self.derived_streams:
             side = self._tap.streams.get(name)
             if side is not None:

@@ -45,3 +45,29 @@ def test_bookmark_never_moves_backwards_and_empty_harvest_keeps_it():
     harvest.advance("c1", "2026-04-01T00:00:00Z")
     assert harvest.complete() == "2026-05-01T00:00:00Z"
     assert "harvest" not in state
+
+
+def test_records_at_the_bookmark_second_are_skipped_next_time_only_if_identical():
+    state: dict = {}
+    harvest = Harvest(state, start_date=None)
+    harvest.note_server_time("2026-11-29T09:00:00Z")
+    harvest.advance("c1", "2026-01-01T00:00:01Z", ("a", "sha-a"))
+    harvest.advance("c2", "2026-01-01T00:00:05Z", ("b", "sha-b"))
+    harvest.advance("c3", "2026-01-01T00:00:05Z", ("c", "sha-c"))
+    assert harvest.complete() == "2026-01-01T00:00:05Z"
+    assert state["emitted_at_bookmark"] == [["b", "sha-b"], ["c", "sha-c"]]
+    nxt = Harvest(state, start_date=None)
+    assert nxt.already_emitted("2026-01-01T00:00:05Z", "b", "sha-b")
+    assert not nxt.already_emitted("2026-01-01T00:00:05Z", "b", "sha-changed")
+    assert not nxt.already_emitted("2026-01-01T00:00:06Z", "b", "sha-b")
+    # A resumed harvest keeps what it must skip.
+    assert Harvest(state, start_date=None).already_emitted("2026-01-01T00:00:05Z", "c", "sha-c")
+
+
+def test_bookmark_from_server_start_remembers_nothing_to_skip():
+    state: dict = {}
+    harvest = Harvest(state, start_date=None)
+    harvest.note_server_time("2026-01-01T00:00:03Z")
+    harvest.advance("c1", "2026-01-01T00:00:05Z", ("b", "sha-b"))
+    assert harvest.complete() == "2026-01-01T00:00:03Z"
+    assert "emitted_at_bookmark" not in state
