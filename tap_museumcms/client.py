@@ -355,6 +355,11 @@ class MuseumCMSStream(RESTStream):
             One validated record (with provenance) per valid source line.
         """
         self.stats = StreamStats()
+        #: Side streams fed from each record: only those that exist and are selected.
+        self._derived = [
+            side for name in self.derived_streams
+            if (side := self._tap.streams.get(name)) is not None and side.selected
+        ]
         harvest = Harvest(self.stream_state, start_date=self.config.get("start_date"))
         guard = CursorGuard()
         recent = RecentRecords(pages=2)
@@ -510,10 +515,8 @@ class MuseumCMSStream(RESTStream):
         if advances:
             # Before the record is emitted: a STATE written after it resumes after it.
             harvest.advance(cursor, modified, identity)
-        for name in self.derived_streams:
-            side = self._tap.streams.get(name)
-            if side is not None:
-                side.feed(record)
+        for side in self._derived:
+            side.feed(record)
         page.emitted += 1
         self.stats.records += 1
         return record

@@ -11,6 +11,8 @@ import typing as t
 
 from singer_sdk.streams import Stream
 
+from tap_museumcms.iiif import IIIFOptions, manifest_record
+from tap_museumcms.lido import LIDO_VERSION, LidoOptions, lido_record
 from tap_museumcms.schemas import load_schema
 
 if t.TYPE_CHECKING:
@@ -63,3 +65,82 @@ class QuarantineStream(SideStream):
     name = "quarantine"
     primary_keys: t.ClassVar[list[str]] = ["stream", "raw_sha256"]
     replication_key = None
+
+
+PROVENANCE = ("_source_url", "_source_cursor", "_fetched_at", "_raw_sha256")
+
+
+class DerivedStream(SideStream):
+    """A document derived from each object record; a deleted object withdraws it."""
+
+    primary_keys: t.ClassVar[list[str]] = ["object_id"]
+    replication_key = None
+
+    def derive(self, obj: dict[str, t.Any]) -> dict[str, t.Any] | None:
+        """Build the document record of a live object (None: nothing to emit)."""
+        raise NotImplementedError
+
+    def build(self, source: dict[str, t.Any]) -> dict[str, t.Any] | None:
+        if source.get("_sdc_deleted_at"):
+            record = dict.fromkeys(self.schema["properties"])
+            record.update(object_id=source["object_id"], modified=source.get("modified"),
+                          _sdc_deleted_at=source["_sdc_deleted_at"])
+        else:
+            record = self.derive(source)
+            if record is None:
+                return None
+            record["_sdc_deleted_at"] = None
+        for name in PROVENANCE:
+            record[name] = source.get(name)
+        return record
+
+
+class LidoRecordsStream(DerivedStream):
+    """One LIDO 1.1 XML record per valid object.
+
+    Record shape::
+
+        {"object_id": "1994.127", "lido_xml": "<lido:lido xmlns:lido=...>...</lido:lido>",
+         "lido_version": "1.1", "modified": "2026-11-20T10:00:00Z", "_sdc_deleted_at": null, ...}
+    """
+
+    name = "lido_records"
+
+    def __init__(self, tap: t.Any) -> None:
+        super().__init__(tap)
+        config = tap.config
+        self.options = LidoOptions(
+            record_source=config.get("institution_name") or "tap-museumcms",
+            record_info_base_url=config.get("record_info_base_url"),
+        )
+
+    def derive(self, obj: dict[str, t.Any]) -> dict[str, t.Any] | None:
+        record = lido_record(obj, self.options)
+        record.setdefault("lido_version", LIDO_VERSION)
+        return record
+
+
+class IIIFManifestsStream(DerivedStream):
+    """One IIIF Presentation 3.0 Manifest per valid object that has images.
+
+    Record shape::
+
+        {"object_id": "1994.127", "manifest_id": "https://cms.example.org/iiif/1994.127/manifest",
+         "manifest": {"@context": "http://iiif.io/api/presentation/3/context.json", ...},
+         "modified": "2026-11-20T10:00:00Z", "_sdc_deleted_at": null, ...}
+    """
+
+    name = "iiif_manifests"
+
+    def __init__(self, tap: t.Any) -> None:
+        super().__init__(tap)
+        config = tap.config
+        self.options = IIIFOptions(
+            iiif_base_url=config.get("iiif_base_url"),
+            provider_id=config.get("institution_url"),
+            provider_label=config.get("institution_name") or "Museum",
+            provider_homepage=config.get("institution_url"),
+        )
+
+    def derive(self, obj: dict[str, t.Any]) -> dict[str, t.Any] | None:
+        return manifest_record(obj, self.options)

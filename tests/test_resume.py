@@ -20,7 +20,7 @@ from tap_museumcms.refserver.collection import GeneratedCollection
 from tap_museumcms.refserver.server import ReferenceServer
 
 KEYS = {"objects": "object_id", "rights": "rights_id", "media": "media_id",
-        "quarantine": "raw_sha256"}
+        "quarantine": "raw_sha256", "lido_records": "object_id", "iiif_manifests": "object_id"}
 
 
 def run_until(config: Path, state: dict | None, tmp: Path, kill_after: int | None):
@@ -81,9 +81,13 @@ def test_sigkill_then_resume_loses_nothing_and_resends_nothing_committed(tmp_pat
             for stream in ("objects", "rights", "media")
             for key in server.expected(stream).valid_keys
         }
-    got = {(s, k) for s, k in committed if s != "quarantine"}
+    got = {(s, k) for s, k in committed if s in ("objects", "rights", "media")}
     assert got == expected, f"lost: {sorted(expected - got)[:5]}"
     quarantined = {k for s, k in committed if s == "quarantine"}
     assert len(quarantined) == len(server.expected("objects").invalid_positions)
+    # Every valid object has its LIDO record and, having images, its manifest.
+    objects = {k for s, k in committed if s == "objects"}
+    assert {k for s, k in committed if s == "lido_records"} == objects
+    assert {k for s, k in committed if s == "iiif_manifests"} == objects
     # The final run ended the harvests: no cursor is left in state.
     assert all("harvest" not in v for v in state["bookmarks"].values())
