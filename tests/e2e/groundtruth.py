@@ -95,31 +95,29 @@ class StreamTruth:
     Attributes:
         valid: key -> (projection, fields left out) of the latest version of each valid record.
         tombstones: keys of deleted records.
-        invalid_lines: SHA-256 (hex) of each line the tap must quarantine, as the server sends it.
+        invalid_lines: the identity (see :func:`line_identity`) of each line the tap must
+            quarantine.
         invalid_keys: the keys of those lines, where they can be read.
     """
 
     valid: dict[str, tuple[dict[str, t.Any], set[str]]]
     tombstones: set[str]
-    invalid_lines: set[str]
+    invalid_lines: list[str]
     invalid_keys: set[str]
 
 
 def stream_truth(server: t.Any, stream: str) -> StreamTruth:
     """Ground truth of ``stream`` on a running ``ReferenceServer`` (its collection, now)."""
-    from tap_museumcms.refserver.server import _with_cursor, encode_cursor
-
     collection = server.collection
     expected = collection.expected(stream)
     key_field = STREAMS[stream][0]
     valid: dict[str, tuple[dict[str, t.Any], set[str]]] = {}
-    invalid_lines: set[str] = set()
+    invalid_lines: list[str] = []
     invalid_keys: set[str] = set()
     for position in range(collection.size(stream)):
         raw = collection.record_at(stream, position)
         if position in expected.invalid_positions:
-            served = _with_cursor(raw, encode_cursor(position + 1))
-            invalid_lines.add(hashlib.sha256(served).hexdigest())
+            invalid_lines.append(line_identity(raw))
             try:
                 key = json.loads(raw).get(key_field)
             except (ValueError, AttributeError):
@@ -195,17 +193,37 @@ def check_table(stream: str, rows: list[dict[str, t.Any]], truth: StreamTruth) -
     return problems
 
 
+def line_identity(raw: bytes | str) -> str:
+    """What identifies a source line whatever the transport added: a JSON object without its
+    ``next_cursor`` in canonical form, or the text itself when it is not JSON (a malformed line
+    carries no cursor)."""
+    text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else raw
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return "text:" + text
+    if isinstance(value, dict):
+        value.pop("next_cursor", None)
+    return "json:" + json.dumps(value, sort_keys=True, ensure_ascii=False)
+
+
 def check_quarantine(rows: list[dict[str, t.Any]], truths: dict[str, StreamTruth]) -> list[str]:
     """The quarantine table must hold exactly one row per invalid line of each stream."""
     problems: list[str] = []
     pairs = [(row["stream"], row["raw_sha256"]) for row in rows]
     if len(pairs) != len(set(pairs)):
         problems.append(f"quarantine: {len(pairs) - len(set(pairs))} duplicate (stream, sha) rows")
+    for row in rows:
+        raw = (row.get("raw") or "").encode("utf-8")
+        if len(raw) == row.get("raw_size") and hashlib.sha256(raw).hexdigest() != row["raw_sha256"]:
+            problems.append(f"quarantine: raw_sha256 is not the SHA-256 of raw: {row['raw'][:80]!r}")
+            break
     for stream, truth in truths.items():
-        got = {sha for s, sha in pairs if s == stream}
-        if got != truth.invalid_lines:
+        got = sorted(line_identity(row.get("raw") or "") for row in rows if row["stream"] == stream)
+        want = sorted(truth.invalid_lines)
+        if got != want:
             problems.append(
-                f"quarantine[{stream}]: {len(truth.invalid_lines - got)} invalid lines missing, "
-                f"{len(got - truth.invalid_lines)} unexpected rows"
+                f"quarantine[{stream}]: {len(set(want) - set(got))} invalid lines missing, "
+                f"{len(set(got) - set(want))} unexpected, {len(got)} rows for {len(want)} lines"
             )
     return problems
