@@ -8,6 +8,7 @@ import typing as t
 
 from singer_sdk import Tap
 from singer_sdk import typing as th
+from singer_sdk.helpers.capabilities import PluginCapabilities, TapCapabilities
 
 from tap_museumcms.client import TapError
 from tap_museumcms.clock import SYSTEM_CLOCK, Clock
@@ -24,6 +25,18 @@ class TapMuseumCMS(Tap):
     """Harvests a museum CMS: objects, rights statements, media, with a quarantine stream."""
 
     name = "tap-museumcms"
+
+    #: No BATCH (batched records are buffered, so the cursor checkpoint would run ahead of
+    #: them) and no ACTIVATE_VERSION (the side streams are fed outside their own sync).
+    capabilities: t.ClassVar[list] = [
+        TapCapabilities.CATALOG,
+        TapCapabilities.STATE,
+        TapCapabilities.DISCOVER,
+        PluginCapabilities.ABOUT,
+        PluginCapabilities.STREAM_MAPS,
+        PluginCapabilities.FLATTENING,
+        PluginCapabilities.STRUCTURED_LOGGING,
+    ]
 
     config_jsonschema = th.PropertiesList(
         th.Property("api_url", th.URIType, required=True,
