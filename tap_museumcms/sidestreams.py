@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import typing as t
 
+from singer_sdk.helpers._typing import TypeConformanceLevel
 from singer_sdk.streams import Stream
 
 from tap_museumcms.iiif import IIIFOptions, manifest_record
@@ -23,6 +24,9 @@ if t.TYPE_CHECKING:
 
 class SideStream(Stream):
     """A stream whose records are pushed in with :meth:`feed`."""
+
+    #: Records are built here already typed to the schema.
+    TYPE_CONFORMANCE_LEVEL = TypeConformanceLevel.NONE
 
     def __init__(self, tap: t.Any) -> None:
         super().__init__(tap=tap, schema=load_schema(self.name))

@@ -8,6 +8,7 @@ import typing as t
 
 from singer_sdk import Tap
 from singer_sdk import typing as th
+from singer_sdk.contrib.msgspec import MsgSpecWriter
 from singer_sdk.helpers.capabilities import PluginCapabilities, TapCapabilities
 
 from tap_museumcms.client import TapError
@@ -25,6 +26,8 @@ class TapMuseumCMS(Tap):
     """Harvests a museum CMS: objects, rights statements, media, with a quarantine stream."""
 
     name = "tap-museumcms"
+    #: msgspec serialises messages several times faster than the default simplejson writer.
+    message_writer_class = MsgSpecWriter
 
     #: No BATCH (batched records are buffered, so the cursor checkpoint would run ahead of
     #: them) and no ACTIVATE_VERSION (the side streams are fed outside their own sync).

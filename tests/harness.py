@@ -52,7 +52,8 @@ def run_tap(
     seed: int = 0,
 ) -> SyncResult:
     """Sync all streams with ``config``; never raises the tap's own errors (see ``.error``)."""
-    out = io.StringIO()
+    raw = io.BytesIO()
+    out = io.TextIOWrapper(raw, encoding="utf-8", write_through=True)
     tap = TapMuseumCMS(config=config, state=state, catalog=catalog, validate_config=True)
     tap.clock = clock or FakeClock()
     tap.rng.seed(seed)
@@ -62,4 +63,5 @@ def run_tap(
             tap.sync_all()
         except TapError as exc:
             error = exc
-    return SyncResult(parse_messages(out.getvalue()), error, tap)
+    out.flush()
+    return SyncResult(parse_messages(raw.getvalue().decode("utf-8")), error, tap)
