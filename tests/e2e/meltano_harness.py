@@ -44,10 +44,15 @@ def project_yaml(repo: Path = REPO) -> dict[str, t.Any]:
     """The repository's meltano.yml, changed for a project outside the repository.
 
     Returns:
-        The parsed YAML, with the extractor's ``pip_url`` = ``-e <repo>`` and the extra loader
-        ``target-postgres-fastdrain``.
+        The parsed YAML, with the extractor's ``pip_url`` = ``-e <repo>``, the extra loader
+        ``target-postgres-fastdrain``, and no ``api_url`` in the environments (every test passes
+        ``TAP_MUSEUMCMS_API_URL``; one leaves it out on purpose).
     """
     data = yaml.safe_load((repo / "meltano.yml").read_text())
+    for environment in data.get("environments") or []:
+        plugins = (environment.get("config") or {}).get("plugins") or {}
+        for extractor in plugins.get("extractors") or []:
+            (extractor.get("config") or {}).pop("api_url", None)
     for extractor in data["plugins"]["extractors"]:
         if extractor["name"] == "tap-museumcms":
             extractor["pip_url"] = f"-e {repo}"
