@@ -51,13 +51,15 @@ def catalog_for(config_path: Path, streams: set[str], workdir: Path) -> Path:
     return path
 
 
-def run_once(size: int, streams: set[str], page_size: int) -> dict[str, float]:
+def run_once(
+    size: int, streams: set[str], page_size: int, extra: dict | None = None
+) -> dict[str, float]:
     server, url = start_server(size)
     try:
         with tempfile.TemporaryDirectory() as tmp:
             workdir = Path(tmp)
             config = workdir / "config.json"
-            config.write_text(json.dumps({"api_url": url, "page_size": page_size}))
+            config.write_text(json.dumps({"api_url": url, "page_size": page_size, **(extra or {})}))
             catalog = catalog_for(config, streams, workdir)
             started = time.perf_counter()
             with open(os.devnull, "wb") as sink, open(workdir / "tap.log", "wb") as log:
@@ -87,9 +89,11 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000, 1_000_000])
     parser.add_argument("--streams", nargs="+", default=["objects"])
     parser.add_argument("--page-size", type=int, default=1000)
+    parser.add_argument("--config", default="{}", help="extra tap settings as JSON")
     args = parser.parse_args()
-    rows = [run_once(size, set(args.streams), args.page_size) for size in args.sizes]
-    print(f"streams: {', '.join(args.streams)}; page size {args.page_size}")
+    extra = json.loads(args.config)
+    rows = [run_once(size, set(args.streams), args.page_size, extra) for size in args.sizes]
+    print(f"streams: {', '.join(args.streams)}; page size {args.page_size}; settings {extra}")
     print(f"{'objects':>10} {'records':>10} {'seconds':>9} {'records/s':>10} {'peak RSS MB':>12}")
     for row in rows:
         print(f"{row['size']:>10} {row['records']:>10} {row['seconds']:>9.1f} "

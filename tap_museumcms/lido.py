@@ -7,8 +7,8 @@ wraps it as a record of the ``lido_records`` stream::
     {"object_id": "1994.127", "lido_xml": "<lido:lido xmlns:lido=...>...</lido:lido>",
      "lido_version": "1.1", "modified": "2026-11-20T10:00:00Z"}
 
-The XML is built with :mod:`xml.etree.ElementTree`, which escapes ``<``, ``&``, ``]]>`` and
-quotes; every string is also passed through :func:`tap_museumcms.text.strip_xml_illegal`, so no
+The XML is built with lxml (its C serialiser is several times faster than ElementTree's),
+which escapes ``<``, ``&``, ``]]>`` and quotes; every string is also passed through :func:`tap_museumcms.text.strip_xml_illegal`, so no
 source text (MARC delimiters, ``\\x00``, lone surrogates) can make the document ill-formed. Text
 is otherwise written as given (line ends as ``\n``, outer whitespace trimmed): cleaning MARC
 fragments is the ingestion boundary's job.
@@ -47,7 +47,7 @@ official LIDO 1.1 example records.
 from __future__ import annotations
 
 import functools
-import xml.etree.ElementTree as ET
+from lxml import etree as ET
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -149,7 +149,7 @@ def rights_label(uri: str) -> str:
 
 
 class _Builder:
-    """Small helper around ElementTree that writes ``lido:`` elements and attributes."""
+    """Small helper around lxml that writes ``lido:`` elements and attributes."""
 
     __slots__ = ("lang",)
 
@@ -394,10 +394,8 @@ def build_lido_xml(obj: Mapping[str, Any], options: LidoOptions = LidoOptions())
     object_id = _text(obj.get("object_id"))
     if not object_id:
         raise ValueError("object has no object_id")
-    # Name the prefix "lido" (ElementTree's prefix registry is process-wide; this is idempotent).
-    ET.register_namespace("lido", LIDO_NS)
     b = _Builder(_text(options.language) or "en")
-    root = ET.Element(f"{{{LIDO_NS}}}lido")
+    root = ET.Element(f"{{{LIDO_NS}}}lido", nsmap={"lido": LIDO_NS})
     id_type = _ID_TYPES.get(options.id_type, options.id_type)
     b.sub(
         root, "lidoRecID", object_id, source=_text(options.record_source) or "unknown", type=id_type

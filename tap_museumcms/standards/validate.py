@@ -1,7 +1,7 @@
 """Offline validators of derived records: LIDO 1.1 (XSD), IIIF Presentation 3.0 (JSON Schema).
 
 Both use the schema files vendored next to this module (see ``SOURCE.md``) and never the network.
-``lxml`` and ``jsonschema`` are test/optional dependencies, imported only when a validator is
+``jsonschema`` is a test/optional dependency (lxml a runtime one), imported only when a validator is
 first built; each validator is built once and cached.
 
 Usage::
