@@ -32,7 +32,7 @@ from email.utils import parsedate_to_datetime
 import requests
 import requests.adapters
 import urllib3.exceptions
-from singer_sdk.helpers._typing import TypeConformanceLevel
+from singer_sdk.helpers.conform import TypeConformanceLevel
 from singer_sdk.streams.rest import HTTPRequest, PageContext, RESTStream
 
 from tap_museumcms.checkpoint import Harvest, iso_utc

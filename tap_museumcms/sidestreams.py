@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import typing as t
 
-from singer_sdk.helpers._typing import TypeConformanceLevel
+from singer_sdk.helpers.conform import TypeConformanceLevel
 from singer_sdk.streams import Stream
 
 from tap_museumcms.iiif import IIIFOptions, manifest_record
