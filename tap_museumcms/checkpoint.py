@@ -7,7 +7,7 @@ A stream's state (``bookmarks.<stream>``) looks like this while a harvest is run
      "harvest": {"cursor": "b64:MTk5NC4xMjc=",              # resume *after* the last emitted record
                  "modified_since": "2026-11-20T10:00:00Z",  # the set this harvest asks for
                  "max_modified": "2026-11-27T08:00:00Z",    # newest ``modified`` emitted so far
-                 "started_at": "2026-11-29T09:00:00Z"}}     # server time of the harvest's first page
+                 "started_at": "2026-11-29T09:00:00Z"}}     # server time of its first page
 
 and like this once the harvest is complete (the next run is incremental)::
 

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import random
 import re
 import sys
 import typing as t
@@ -197,7 +196,9 @@ class MuseumCMSStream(RESTStream):
 
     @property
     def authenticator(self) -> HeaderAuth:
-        return HeaderAuth(self.config.get("api_key"), self.config.get("auth_header", "authorization"))
+        return HeaderAuth(
+            self.config.get("api_key"), self.config.get("auth_header", "authorization")
+        )
 
     @property
     def user_agent(self) -> str:
@@ -294,7 +295,6 @@ class MuseumCMSStream(RESTStream):
     def _send(self, cursor: str | None, modified_since: str | None) -> requests.Response:
         """Send one page request with pacing and retries; return a streamed response."""
         policy: RetryPolicy = self._tap.retry_policy
-        rng: random.Random = self._tap.rng
         pacer = tap_pacer(self._tap)
         prepared = self._prepare(cursor, modified_since)
         url = sanitize_url(prepared.url or "")
@@ -313,7 +313,10 @@ class MuseumCMSStream(RESTStream):
                         f"cannot resolve the host of api_url {self.url_base!r}; check api_url"
                     ) from None
                 cause = type(exc).__name__
-                limit = policy.max_retries if self._tap.seen_response else min(policy.max_retries, 2)
+                # Nothing has answered yet in this run: most likely a wrong host, fail fast.
+                limit = (
+                    policy.max_retries if self._tap.seen_response else min(policy.max_retries, 2)
+                )
                 attempt = self._retry_or_raise(attempt, limit, cause, url, None, exc)
                 continue
             except requests.exceptions.Timeout as exc:
@@ -358,7 +361,9 @@ class MuseumCMSStream(RESTStream):
                     f"cannot connect to api_url {self.url_base!r} ({cause} after {attempt} "
                     "attempts); check that the CMS is reachable"
                 ) from None
-            raise SourceError(f"giving up on GET {url} after {attempt} attempts: last error {cause}")
+            raise SourceError(
+                f"giving up on GET {url} after {attempt} attempts: last error {cause}"
+            )
         policy: RetryPolicy = self._tap.retry_policy
         wait = policy.wait_seconds(attempt, retry_after=retry_after, rng=self._tap.rng)
         tap_pacer(self._tap).block_for(wait)
@@ -629,7 +634,8 @@ def _excerpt(response: requests.Response, limit: int = 200) -> str:
         text = next(response.iter_content(limit, decode_unicode=False), b"")
     except (requests.exceptions.RequestException, urllib3.exceptions.HTTPError, OSError):
         return "(no body)"
-    return text.decode("utf-8", errors="replace").strip().replace("\n", " ")[:limit] or "(empty body)"
+    excerpt = text.decode("utf-8", errors="replace").strip().replace("\n", " ")[:limit]
+    return excerpt or "(empty body)"
 
 
 def _server_time(response: requests.Response, clock: Clock) -> str:
@@ -652,7 +658,8 @@ def _is_name_resolution_error(exc: BaseException) -> bool:
             return True
         if "Name or service not known" in str(current) or "nodename nor servname" in str(current):
             return True
-        nested = current.args[0] if current.args and isinstance(current.args[0], BaseException) else None
+        first = current.args[0] if current.args else None
+        nested = first if isinstance(first, BaseException) else None
         current = nested or current.__cause__ or current.__context__
     return False
 

@@ -8,7 +8,8 @@ wraps it as a record of the ``lido_records`` stream::
      "lido_version": "1.1", "modified": "2026-11-20T10:00:00Z"}
 
 The XML is built with lxml (its C serialiser is several times faster than ElementTree's),
-which escapes ``<``, ``&``, ``]]>`` and quotes; every string is also passed through :func:`tap_museumcms.text.strip_xml_illegal`, so no
+which escapes ``<``, ``&``, ``]]>`` and quotes; every string is also passed through
+:func:`tap_museumcms.text.strip_xml_illegal`, so no
 source text (MARC delimiters, ``\\x00``, lone surrogates) can make the document ill-formed. Text
 is otherwise written as given (line ends as ``\n``, outer whitespace trimmed): cleaning MARC
 fragments is the ingestion boundary's job.
@@ -47,11 +48,12 @@ official LIDO 1.1 example records.
 from __future__ import annotations
 
 import functools
-from lxml import etree as ET
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
+
+from lxml import etree as ET
 
 from tap_museumcms.dates import parse_date_range
 from tap_museumcms.text import strip_xml_illegal

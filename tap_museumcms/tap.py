@@ -51,7 +51,8 @@ class TapMuseumCMS(Tap):
                     allowed_values=["authorization", "x-api-key"],
                     description="How the key is sent: `authorization` (Bearer) or `x-api-key`."),
         th.Property("page_size", th.IntegerType, default=500,
-                    description="Records per page (`limit`), 1..1000; the server may cap it lower."),
+                    description="Records per page (`limit`), 1..1000; the server may cap it "
+                    "lower."),
         th.Property("start_date", th.DateTimeType,
                     description="ISO 8601; the first sync asks only for records modified at or "
                     "after it (`modified_since`). Later syncs use the bookmark."),
@@ -59,7 +60,8 @@ class TapMuseumCMS(Tap):
                     description="Retries of one request (429, 502, 503, 504, timeouts, broken "
                     "connections) before the run fails."),
         th.Property("max_retry_after_seconds", th.NumberType, default=300,
-                    description="Upper bound on any single wait, including a server's Retry-After."),
+                    description="Upper bound on any single wait, including a server's "
+                    "Retry-After."),
         th.Property("request_timeout_seconds", th.NumberType, default=60,
                     description="Connect and read timeout (seconds between bytes, not per body)."),
         th.Property("max_requests_per_second", th.NumberType,

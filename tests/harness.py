@@ -22,7 +22,9 @@ class SyncResult:
     tap: TapMuseumCMS | None = field(default=None, repr=False)
 
     def records(self, stream: str) -> list[dict[str, t.Any]]:
-        return [m["record"] for m in self.messages if m["type"] == "RECORD" and m["stream"] == stream]
+        return [
+            m["record"] for m in self.messages if m["type"] == "RECORD" and m["stream"] == stream
+        ]
 
     def keys(self, stream: str, key: str) -> list[str]:
         return [r[key] for r in self.records(stream)]

@@ -7,7 +7,6 @@ Every test compares what the tap emitted with the server's own declaration of it
 from __future__ import annotations
 
 import collections
-import hashlib
 import json
 
 import pytest
