@@ -20,7 +20,6 @@ import uuid
 from pathlib import Path
 
 import pytest
-
 from meltano_harness import REPO, MeltanoProject, meltano_executable
 from warehouse import Warehouse
 

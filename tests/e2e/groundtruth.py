@@ -164,7 +164,7 @@ def check_table(stream: str, rows: list[dict[str, t.Any]], truth: StreamTruth) -
             f"{stream}: rows marked deleted that are not tombstones: "
             f"{sorted(deleted - truth.tombstones)[:5]}"
         )
-    not_marked = (truth.tombstones & set(live))
+    not_marked = truth.tombstones & set(live)
     if not_marked:
         problems.append(f"{stream}: tombstoned keys still live: {sorted(not_marked)[:5]}")
     wrong = []
@@ -182,7 +182,9 @@ def check_table(stream: str, rows: list[dict[str, t.Any]], truth: StreamTruth) -
             for k in projection
             if projection[k] != project_row(live[sample], projection)[k]
         }
-        problems.append(f"{stream}: {len(wrong)} rows differ from the source, e.g. {sample}: {diff}")
+        problems.append(
+            f"{stream}: {len(wrong)} rows differ from the source, e.g. {sample}: {diff}"
+        )
     dirty = [
         row[key_column]
         for row in rows
@@ -216,7 +218,9 @@ def check_quarantine(rows: list[dict[str, t.Any]], truths: dict[str, StreamTruth
     for row in rows:
         raw = (row.get("raw") or "").encode("utf-8")
         if len(raw) == row.get("raw_size") and hashlib.sha256(raw).hexdigest() != row["raw_sha256"]:
-            problems.append(f"quarantine: raw_sha256 is not the SHA-256 of raw: {row['raw'][:80]!r}")
+            problems.append(
+                f"quarantine: raw_sha256 is not the SHA-256 of raw: {row['raw'][:80]!r}"
+            )
             break
     for stream, truth in truths.items():
         got = sorted(line_identity(row.get("raw") or "") for row in rows if row["stream"] == stream)

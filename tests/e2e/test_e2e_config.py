@@ -10,11 +10,11 @@ from __future__ import annotations
 import typing as t
 
 import pytest
-
 from meltano_harness import MeltanoProject
+from warehouse import Warehouse
+
 from tap_museumcms.refserver.collection import SampleCollection
 from tap_museumcms.refserver.server import ReferenceServer
-from warehouse import Warehouse
 
 TOKEN = "s3cret-token-for-tests"
 ERROR_MARKS = ("tap-museumcms failed:", "is a required property")

@@ -15,7 +15,6 @@ import time
 import typing as t
 
 import pytest
-
 from groundtruth import check_quarantine, check_table, stream_truth
 from meltano_harness import (
     DRAIN_ENV,
@@ -24,9 +23,10 @@ from meltano_harness import (
     kill_group,
     wait_until,
 )
+from warehouse import Warehouse
+
 from tap_museumcms.refserver.collection import GeneratedCollection
 from tap_museumcms.refserver.server import Faults, ReferenceServer, decode_cursor
-from warehouse import Warehouse
 
 OBJECTS = 10_000
 PAGE = 200

@@ -1,17 +1,17 @@
-"""Exactness: after `meltano run tap-museumcms target-postgres` on the real sample (Tate + AIC, CC0),
-each table holds exactly the source's valid records, quarantine exactly the invalid lines."""
+"""Exactness: after `meltano run tap-museumcms target-postgres` on the real sample (Tate + AIC,
+CC0), each table holds exactly the source's valid records, quarantine exactly the invalid lines."""
 
 from __future__ import annotations
 
 import typing as t
 
 import pytest
-
 from groundtruth import check_quarantine, check_table, stream_truth
 from meltano_harness import MeltanoProject
+from warehouse import Warehouse
+
 from tap_museumcms.refserver.collection import SampleCollection
 from tap_museumcms.refserver.server import ReferenceServer
-from warehouse import Warehouse
 
 RESOURCE_STREAMS = ("objects", "rights", "media")
 
@@ -64,7 +64,7 @@ def test_tables_hold_exactly_the_valid_records(
             problems.append(f"{derived}: {len(valid_objects - set(keys))} valid objects missing")
 
     print(
-        f"\n[e2e exactness] sample: "
+        "\n[e2e exactness] sample: "
         + ", ".join(f"{s} {len(tr.valid)} valid / {len(tr.invalid_lines)} invalid"
                     for s, tr in truths.items())
         + f"; quarantine rows {len(quarantine)}; rows compared {compared + len(quarantine)}; "

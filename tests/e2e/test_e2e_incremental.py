@@ -15,9 +15,10 @@ from collections import Counter
 
 from groundtruth import check_quarantine, check_table, stream_truth
 from meltano_harness import DRAIN_ENV, FASTDRAIN_LOADER, MeltanoProject, kill_group, wait_until
+from warehouse import Warehouse
+
 from tap_museumcms.refserver.collection import GeneratedCollection
 from tap_museumcms.refserver.server import Faults, ReferenceServer, decode_cursor
-from warehouse import Warehouse
 
 RESOURCE_STREAMS = ("objects", "rights", "media")
 

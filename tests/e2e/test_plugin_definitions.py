@@ -16,8 +16,8 @@ import typing as t
 from pathlib import Path
 
 import yaml
-
 from meltano_harness import REPO, MeltanoProject
+
 from tap_museumcms.refserver.collection import SampleCollection
 from tap_museumcms.refserver.server import ReferenceServer
 

@@ -1,7 +1,7 @@
 """The PostgreSQL side of the end-to-end tests: one schema per test, read back as plain values.
 
     wh = Warehouse(pg, "e2e_exactness_1a2b3c")
-    wh.target_env()     # {"TARGET_POSTGRES_HOST": "127.0.0.1", ..., "..._DEFAULT_TARGET_SCHEMA": ...}
+    wh.target_env()     # {"TARGET_POSTGRES_HOST": "127.0.0.1", ..., "..._TARGET_SCHEMA": ...}
     wh.rows("objects")  # [{"object_id": "T00938", "title": ..., "_sdc_deleted_at": None, ...}]
 """
 
