@@ -9,6 +9,7 @@ import typing as t
 from singer_sdk import Tap
 from singer_sdk import typing as th
 from singer_sdk.contrib.msgspec import MsgSpecWriter
+from singer_sdk.exceptions import ConfigValidationError
 from singer_sdk.helpers.capabilities import PluginCapabilities, TapCapabilities
 
 from tap_museumcms.client import TapError
@@ -137,6 +138,10 @@ class TapMuseumCMS(Tap):
             super().invoke(*args, **kwargs)
         except TapError as exc:
             cls.logger.error("tap-museumcms failed: %s", exc)  # noqa: TRY400
+            sys.exit(1)
+        except ConfigValidationError as exc:
+            problems = "; ".join(exc.errors) or str(exc)
+            cls.logger.error("tap-museumcms failed: invalid settings: %s", problems)  # noqa: TRY400
             sys.exit(1)
 
 

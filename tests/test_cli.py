@@ -42,8 +42,10 @@ def test_debug_run_with_token_leaks_no_secret_and_exits_zero(tmp_path):
 
 def test_missing_required_setting_is_named(tmp_path):
     result = run_cli(tmp_path, {"page_size": 10})
-    assert result.returncode != 0
-    assert "api_url" in result.stderr
+    assert result.returncode == 1
+    errors = [line for line in result.stderr.splitlines() if "ERROR" in line]
+    assert len(errors) == 1, errors
+    assert "invalid settings" in errors[0] and "'api_url' is a required property" in errors[0]
     assert result.stdout == ""
 
 
