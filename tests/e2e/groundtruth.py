@@ -231,3 +231,24 @@ def check_quarantine(rows: list[dict[str, t.Any]], truths: dict[str, StreamTruth
                 f"{len(set(got) - set(want))} unexpected, {len(got)} rows for {len(want)} lines"
             )
     return problems
+
+
+RESOURCE_STREAMS = ("objects", "rights", "media")
+"""The CMS resource streams (the derived and quarantine streams are checked against them)."""
+
+
+def check_all(
+    warehouse: t.Any, server: t.Any, truths: dict[str, StreamTruth] | None = None
+) -> tuple[list[str], int]:
+    """Every table against the server's ground truth: (problems, rows compared)."""
+    truths = truths or {s: stream_truth(server, s) for s in RESOURCE_STREAMS}
+    problems: list[str] = []
+    compared = 0
+    for stream, truth in truths.items():
+        rows = warehouse.rows(stream)
+        compared += len(rows)
+        problems += check_table(stream, rows, truth)
+    quarantine = warehouse.rows("quarantine")
+    compared += len(quarantine)
+    problems += check_quarantine(quarantine, truths)
+    return problems, compared

@@ -13,14 +13,12 @@ import time
 import typing as t
 from collections import Counter
 
-from groundtruth import check_quarantine, check_table, stream_truth
+from groundtruth import RESOURCE_STREAMS, check_all
 from meltano_harness import DRAIN_ENV, FASTDRAIN_LOADER, MeltanoProject, kill_group, wait_until
 from warehouse import Warehouse
 
 from tap_museumcms.refserver.collection import GeneratedCollection
 from tap_museumcms.refserver.server import Faults, ReferenceServer, decode_cursor
-
-RESOURCE_STREAMS = ("objects", "rights", "media")
 
 
 class CountingCollection(GeneratedCollection):
@@ -51,21 +49,6 @@ def new_object(key: str) -> dict[str, t.Any]:
         "accession_number": f"2026.{key}",
         "iiif_manifest_url": f"https://cms.example.org/iiif/{key}/manifest",
     }
-
-
-def check_all(warehouse: Warehouse, server: ReferenceServer) -> tuple[list[str], int]:
-    """Every table against the server's ground truth: (problems, rows compared)."""
-    truths = {s: stream_truth(server, s) for s in RESOURCE_STREAMS}
-    problems: list[str] = []
-    compared = 0
-    for stream, truth in truths.items():
-        rows = warehouse.rows(stream)
-        compared += len(rows)
-        problems += check_table(stream, rows, truth)
-    quarantine = warehouse.rows("quarantine")
-    compared += len(quarantine)
-    problems += check_quarantine(quarantine, truths)
-    return problems, compared
 
 
 def bookmarks_of(state: dict[str, t.Any] | None) -> dict[str, t.Any]:
