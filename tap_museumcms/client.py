@@ -149,6 +149,17 @@ class StreamStats:
 
 
 @dataclass
+class _Harvesting:
+    """What one stream's harvest carries from page to page."""
+
+    harvest: Harvest
+    guard: CursorGuard
+    recent: RecentRecords
+    quarantine_seen: BoundedSet
+    options: ValidationOptions
+
+
+@dataclass
 class _Page:
     """Book-keeping for the page being read."""
 
@@ -392,8 +403,13 @@ class MuseumCMSStream(RESTStream):
         harvest = Harvest(self.stream_state, start_date=self.config.get("start_date"))
         guard = CursorGuard()
         recent = RecentRecords(pages=2)
-        quarantine_seen = BoundedSet(QUARANTINE_WINDOW)
-        options = ValidationOptions(fuzzy_dates=self.config.get("fuzzy_dates", "quarantine"))
+        run = _Harvesting(
+            harvest=harvest,
+            guard=guard,
+            recent=recent,
+            quarantine_seen=BoundedSet(QUARANTINE_WINDOW),
+            options=ValidationOptions(fuzzy_dates=self.config.get("fuzzy_dates", "quarantine")),
+        )
         policy: RetryPolicy = self._tap.retry_policy
         if harvest.resumed:
             self.logger.info(
@@ -438,10 +454,7 @@ class MuseumCMSStream(RESTStream):
                                 "%s: the line cut off in the previous body came back whole",
                                 self.name,
                             )
-                        record = self._process_line(
-                            line, page, harvest, recent, quarantine_seen, options,
-                            may_be_cut=pending is None,
-                        )
+                        record = self._process_line(line, page, run, may_be_cut=pending is None)
                         if record is _CUT:
                             suspect = line
                             page.broken = "the body ended in the middle of a line"
@@ -465,7 +478,7 @@ class MuseumCMSStream(RESTStream):
             if pending is not None and page.lines == 0:
                 # The cut-off line was the last thing in the collection: keep it.
                 self._quarantine(pending, "the body ended in the middle of this line (truncated)",
-                                 None, page, quarantine_seen)
+                                 None, page, run.quarantine_seen)
             outcome = guard.judge(
                 requested=requested,
                 last_cursor=page.last_cursor,
@@ -490,17 +503,10 @@ class MuseumCMSStream(RESTStream):
             return
 
     def _process_line(
-        self,
-        line: RawLine,
-        page: _Page,
-        harvest: Harvest,
-        recent: RecentRecords,
-        quarantine_seen: BoundedSet,
-        options: ValidationOptions,
-        *,
-        may_be_cut: bool,
+        self, line: RawLine, page: _Page, run: _Harvesting, *, may_be_cut: bool
     ) -> t.Any:
         """Turn one line into a record to emit, a quarantine entry, or nothing."""
+        harvest, quarantine_seen = run.harvest, run.quarantine_seen
         obj, error = decode_json_line(line)
         if obj is None:
             if not line.terminated and may_be_cut and not line.oversized:
@@ -510,9 +516,11 @@ class MuseumCMSStream(RESTStream):
         cursor = obj.pop("next_cursor", None)
         if cursor is not None and not isinstance(cursor, str):
             cursor = str(cursor)
-        advances = bool(cursor) and cursor != page.requested
+        # A cursor that goes back to one already requested never moves the checkpoint: the
+        # state keeps the last cursor that advanced.
+        advances = bool(cursor) and not run.guard.was_requested(cursor)
         try:
-            record = validate_record(self.name, obj, options)
+            record = validate_record(self.name, obj, run.options)
         except RecordRejected as exc:
             self._quarantine(line, exc.reason, exc.key, page, quarantine_seen)
             if advances:
@@ -534,7 +542,13 @@ class MuseumCMSStream(RESTStream):
         modified = record.get("modified")
         raw_sha256 = hashlib.sha256(line.data).hexdigest()
         identity = (key, raw_sha256)
-        if recent.seen(key, modified) or harvest.already_emitted(modified, key, raw_sha256):
+        if run.recent.seen(key, modified):
+            # Re-delivered by an overlapping page: its cursor lies behind the checkpoint.
+            self.stats.duplicates_skipped += 1
+            page.duplicates += 1
+            return None
+        if harvest.already_emitted(modified, key, raw_sha256):
+            # Sent unchanged by the previous harvest at the bookmark second.
             self.stats.duplicates_skipped += 1
             page.duplicates += 1
             if advances:

@@ -107,6 +107,10 @@ class CursorGuard:
         """Note that a page was requested from ``cursor``."""
         self._requested.add(_normal(cursor))
 
+    def was_requested(self, cursor: str | None) -> bool:
+        """True if a page was already requested from ``cursor`` (it would not advance)."""
+        return _normal(cursor) in self._requested
+
     def judge(
         self,
         *,

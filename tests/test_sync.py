@@ -185,6 +185,7 @@ def test_stuck_cursor_stops_that_stream_names_the_cursor_and_fails_the_run_after
     with ReferenceServer(GeneratedCollection(200), faults=faults, clock=clock) as server:
         result = run_tap({"api_url": server.url, "page_size": 20}, clock=clock)
         stuck_requests = [r for r in server.stats.log if r.path == "/media"]
+        requested = {r.params.get("cursor") for r in server.stats.log}
     assert result.error is not None
     message = str(result.error)
     assert "cursor stuck" in message
@@ -194,7 +195,8 @@ def test_stuck_cursor_stops_that_stream_names_the_cursor_and_fails_the_run_after
     assert {m["stream"] for m in result.messages if m["type"] == "RECORD"} >= set(KEYS)
     # State keeps the last advancing cursor, and records are not emitted twice.
     for stream in KEYS:
-        assert result.final_state["bookmarks"][stream]["harvest"]["cursor"]
+        kept = result.final_state["bookmarks"][stream]["harvest"]["cursor"]
+        assert kept and kept not in requested  # beyond every requested page: it advanced
         keys = result.keys(stream, KEYS[stream])
         assert len(keys) == len(set(keys))
 
@@ -205,8 +207,12 @@ def test_cursor_loop_is_detected():
                          clock=clock) as server:
         result = run_tap({"api_url": server.url, "page_size": 20}, clock=clock)
         requests_made = server.stats.requests["/objects"]
+        requested = {r.params.get("cursor") for r in server.stats.log if r.path == "/objects"}
     assert result.error is not None and "cursor loop" in str(result.error)
     assert requests_made == 4
+    # The state keeps the last cursor that advanced, not the one that looped back.
+    kept = result.final_state["bookmarks"]["objects"]["harvest"]["cursor"]
+    assert kept and kept not in requested
 
 
 def test_incremental_run_fetches_only_changes_and_marks_deletions():
