@@ -367,7 +367,8 @@ class MuseumCMSStream(RESTStream):
         attempt += 1
         self.stats.retries[cause] += 1
         if attempt > limit:
-            if exc is not None and not self._tap.seen_response:
+            connect_failed = isinstance(exc, requests.exceptions.ConnectionError)
+            if connect_failed and not self._tap.seen_response:
                 raise ConfigurationError(
                     f"cannot connect to api_url {self.url_base!r} ({cause} after {attempt} "
                     "attempts); check that the CMS is reachable"

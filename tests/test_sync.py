@@ -300,3 +300,16 @@ def test_oversized_line_is_quarantined_unread_and_the_harvest_goes_on():
     assert len(quarantined[0]["raw"]) <= 512
     assert "obj-0000003" not in result.keys("objects", "object_id")
     assert len(result.records("objects")) == 29
+
+
+def test_read_timeout_is_retried_then_fails_with_a_clear_error():
+    # The only test that spends real time: the server really is slow (about 1 s in all).
+    clock = FakeClock()
+    with ReferenceServer(GeneratedCollection(5), faults=Faults(slow_first_byte=0.3),
+                         clock=clock) as server:
+        result = run_tap({"api_url": server.url, "request_timeout_seconds": 0.1,
+                          "max_retries": 2}, clock=clock)
+    assert result.error is not None
+    assert "giving up on GET" in str(result.error) and "ReadTimeout" in str(result.error)
+    assert "after 3 attempts" in str(result.error)
+    assert len([s for s in clock.sleeps if s > 0]) == 2
