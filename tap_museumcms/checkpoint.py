@@ -21,6 +21,11 @@ Rules:
 * The new bookmark is ``min(max_modified, started_at)``: a record that changed while the harvest
   was running, behind the cursor, is fetched by the next incremental run rather than missed.
   It never moves backwards.
+* A resumed harvest must not re-send what the killed run committed even when the server
+  re-delivers it: the harvest keeps the identities of the last :data:`RECENT_IN_STATE` emitted
+  records (``recent``, to skip an overlapping page) and the digests of the last lines it
+  quarantined (``recent_quarantine``: a cursor-less malformed line comes back after the
+  cursor, and an overlapping page re-delivers bad lines too).
 * ``modified_since`` is inclusive, so the next run sees again the records modified exactly at
   the bookmark. The harvest remembers which ones it emitted (key and SHA-256 of the raw line,
   at most :data:`MAX_AT_BOOKMARK`) as ``emitted_at_bookmark``; the next run skips exactly
@@ -37,6 +42,8 @@ from tap_museumcms.pagination import is_start
 REPLICATION_KEY = "modified"
 #: How many records sharing the newest ``modified`` second are remembered to skip next time.
 MAX_AT_BOOKMARK = 200
+#: How many of the last emitted records a harvest keeps in state (overlap after a resume).
+RECENT_IN_STATE = 50
 
 
 def iso_utc(epoch: float) -> str:
@@ -90,6 +97,30 @@ class Harvest:
         """Record when (on the server's clock) the harvest began; the first call wins."""
         if not self._h.get("started_at"):
             self._h["started_at"] = iso
+
+    @property
+    def recent(self) -> list[tuple[str, str | None]]:
+        """The last emitted records, as ``(key, modified)``."""
+        return [(key, modified) for key, modified in self._h.get("recent") or []]
+
+    @property
+    def recent_quarantine(self) -> list[str]:
+        """Digests of the last lines quarantined."""
+        return list(self._h.get("recent_quarantine") or [])
+
+    def remember(self, key: str, modified: str | None) -> None:
+        """Note an emitted record (call before it is emitted)."""
+        recent = self._h.setdefault("recent", [])
+        recent.append([key, modified])
+        if len(recent) > RECENT_IN_STATE:
+            del recent[0]
+
+    def note_quarantined(self, digest: str) -> None:
+        """Note a quarantined line (call before it is emitted)."""
+        recent = self._h.setdefault("recent_quarantine", [])
+        recent.append(digest)
+        if len(recent) > RECENT_IN_STATE:
+            del recent[0]
 
     def already_emitted(self, modified: str | None, key: str, raw_sha256: str) -> bool:
         """True if the previous harvest emitted this very line at the bookmark second."""

@@ -38,7 +38,13 @@ from tap_museumcms.checkpoint import Harvest, iso_utc
 from tap_museumcms.clock import SYSTEM_CLOCK, Clock
 from tap_museumcms.jsonl import RawLine, decode_json_line, iter_lines
 from tap_museumcms.models import RecordRejected, ValidationOptions, source_key, validate_record
-from tap_museumcms.pagination import BoundedSet, CursorGuard, PageVerdict, RecentRecords
+from tap_museumcms.pagination import (
+    BoundedSet,
+    CursorGuard,
+    PageOutcome,
+    PageVerdict,
+    RecentRecords,
+)
 from tap_museumcms.ratelimit import Pacer, RetryPolicy, is_retryable_status, parse_retry_after
 from tap_museumcms.redact import sanitize_url
 
@@ -53,6 +59,8 @@ CHUNK_BYTES = 64 * 1024
 POOL_SIZE = 4
 #: How many raw-line digests each stream remembers to quarantine a bad line once.
 QUARANTINE_WINDOW = 100_000
+#: Fetches that must return the same cut-off final line, alone, before it is quarantined.
+CUT_FETCHES = 3
 
 
 class TapError(Exception):
@@ -102,11 +110,23 @@ class HeaderAuth(requests.auth.AuthBase):
         return f"HeaderAuth(header={self._header!r}, key=***)"
 
 
+class _Session(requests.Session):
+    """A session that never follows a redirect to another host with the API key."""
+
+    def rebuild_auth(self, prepared_request: requests.PreparedRequest, response: t.Any) -> None:
+        # requests drops ``Authorization`` on a redirect to another host, but not ``X-API-Key``.
+        if "X-API-Key" in prepared_request.headers and self.should_strip_auth(
+            response.request.url, prepared_request.url
+        ):
+            del prepared_request.headers["X-API-Key"]
+        super().rebuild_auth(prepared_request, response)
+
+
 def shared_session(tap: t.Any) -> requests.Session:
     """Return the tap run's one pooled session, creating it on first use."""
     session = getattr(tap, "_museumcms_session", None)
     if session is None:
-        session = requests.Session()
+        session = _Session()
         adapter = requests.adapters.HTTPAdapter(
             pool_connections=POOL_SIZE, pool_maxsize=POOL_SIZE, max_retries=0
         )
@@ -157,6 +177,8 @@ class _Harvesting:
     recent: RecentRecords
     quarantine_seen: BoundedSet
     options: ValidationOptions
+    #: The last unterminated, unparseable line and on how many fetches in a row it came back.
+    cut: tuple[bytes, int] | None = None
 
 
 @dataclass
@@ -271,7 +293,7 @@ class MuseumCMSStream(RESTStream):
         """
 
     def _checkpoint(self) -> None:
-        """Emit a STATE now (the SDK skips it if nothing changed since the last one)."""
+        """Emit a STATE now, whatever the SDK's own schedule."""
         _ = self.stream_state
         self._tap.state_writer.write_state(self.tap_state)
 
@@ -298,7 +320,7 @@ class MuseumCMSStream(RESTStream):
         if status == 404:
             raise ConfigurationError(
                 f"HTTP 404 from {where}: no such endpoint; check the api_url setting "
-                f"(the tap requests {self.url_base}{self.path})"
+                f"(the tap requests {sanitize_url(self.url_base + self.path)})"
             )
         detail = _excerpt(response)
         raise SourceError(f"HTTP {status} from {where}: {detail}")
@@ -321,7 +343,8 @@ class MuseumCMSStream(RESTStream):
                 pacer.observe({})  # the request is no longer in flight
                 if _is_name_resolution_error(exc):
                     raise ConfigurationError(
-                        f"cannot resolve the host of api_url {self.url_base!r}; check api_url"
+                        f"cannot resolve the host of api_url {sanitize_url(self.url_base)!r}; "
+                        "check api_url"
                     ) from None
                 cause = type(exc).__name__
                 # Nothing has answered yet in this run: most likely a wrong host, fail fast.
@@ -370,7 +393,8 @@ class MuseumCMSStream(RESTStream):
             connect_failed = isinstance(exc, requests.exceptions.ConnectionError)
             if connect_failed and not self._tap.seen_response:
                 raise ConfigurationError(
-                    f"cannot connect to api_url {self.url_base!r} ({cause} after {attempt} "
+                    f"cannot connect to api_url {sanitize_url(self.url_base)!r} ({cause} after "
+                    f"{attempt} "
                     "attempts); check that the CMS is reachable"
                 ) from None
             raise SourceError(
@@ -402,15 +426,15 @@ class MuseumCMSStream(RESTStream):
             if (side := self._tap.streams.get(name)) is not None and side.selected
         ]
         harvest = Harvest(self.stream_state, start_date=self.config.get("start_date"))
-        guard = CursorGuard()
-        recent = RecentRecords(pages=2)
         run = _Harvesting(
             harvest=harvest,
-            guard=guard,
-            recent=recent,
+            guard=CursorGuard(),
+            recent=RecentRecords(seed=harvest.recent),
             quarantine_seen=BoundedSet(QUARANTINE_WINDOW),
             options=ValidationOptions(fuzzy_dates=self.config.get("fuzzy_dates", "quarantine")),
         )
+        for digest in harvest.recent_quarantine:
+            run.quarantine_seen.add(digest)
         policy: RetryPolicy = self._tap.retry_policy
         if harvest.resumed:
             self.logger.info(
@@ -423,8 +447,7 @@ class MuseumCMSStream(RESTStream):
                 self.name, "incremental" if harvest.modified_since else "full",
                 harvest.modified_since,
             )
-        suspect: RawLine | None = None  # a last line cut off mid-way, awaiting the re-request
-        broken_in_a_row = 0
+        failed_in_a_row = 0  # pages that ended early or repeated themselves, without progress
         started = self.clock.monotonic()
         while True:
             if self.stats.pages:
@@ -432,7 +455,7 @@ class MuseumCMSStream(RESTStream):
                 # run that fails at once leaves the saved state as it was).
                 self._checkpoint()
             requested = harvest.cursor
-            guard.requested(requested)
+            run.guard.requested(requested)
             response = self._send(requested, harvest.modified_since)
             harvest.note_server_time(_server_time(response, self.clock))
             page = _Page(
@@ -440,53 +463,40 @@ class MuseumCMSStream(RESTStream):
                 url=sanitize_url(response.request.url or ""),
                 fetched_at=iso_utc(self.clock.time()),
             )
-            pending, suspect = suspect, None
-            recent.new_page()
-            with closing(response):
-                try:
-                    lines = iter_lines(
-                        response.iter_content(CHUNK_BYTES),
-                        max_line_bytes=int(self.config.get("max_line_bytes", 16 * 1024 * 1024)),
-                    )
-                    for line in lines:
-                        page.lines += 1
-                        if pending is not None and page.lines == 1 and line.data != pending.data:
-                            self.logger.info(
-                                "%s: the line cut off in the previous body came back whole",
-                                self.name,
-                            )
-                        record = self._process_line(line, page, run, may_be_cut=pending is None)
-                        if record is _CUT:
-                            suspect = line
-                            page.broken = "the body ended in the middle of a line"
-                            break
-                        if record is not None:
-                            yield record
-                except (requests.exceptions.RequestException, urllib3.exceptions.HTTPError,
-                        OSError) as exc:
-                    page.broken = f"{type(exc).__name__} while reading the body"
+            yield from self._read_page(response, page, run)
             self.stats.pages += 1
             self._log_page(page, started)
             if page.broken:
-                if pending is not None and page.lines == 0:
-                    suspect = pending
-                broken_in_a_row = 1 if page.emitted else broken_in_a_row + 1
+                failed_in_a_row = 1 if page.emitted else failed_in_a_row + 1
                 self._retry_or_raise(
-                    broken_in_a_row - 1, policy.max_retries, page.broken, page.url, None
+                    failed_in_a_row - 1, policy.max_retries, page.broken, page.url, None
                 )
                 continue
-            broken_in_a_row = 0
-            if pending is not None and page.lines == 0:
-                # The cut-off line was the last thing in the collection: keep it.
-                self._quarantine(pending, "the body ended in the middle of this line (truncated)",
-                                 None, page, run.quarantine_seen)
-            outcome = guard.judge(
+            outcome = run.guard.judge(
                 requested=requested,
                 last_cursor=page.last_cursor,
                 lines=page.lines,
                 valid_records=page.valid,
                 new_records=page.valid - page.duplicates,
             )
+            if outcome.verdict is PageVerdict.CONTINUE and harvest.cursor == requested:
+                # The page's cursors moved but the checkpoint did not (only re-deliveries):
+                # asking for the same page again is a repeat, and repeats are bounded.
+                outcome = PageOutcome(
+                    PageVerdict.REPEAT,
+                    message=f"the page requested with cursor {requested!r} did not move the "
+                    "checkpoint",
+                )
+            if outcome.verdict is PageVerdict.REPEAT:
+                failed_in_a_row += 1
+                if failed_in_a_row <= policy.max_retries:
+                    self._retry_or_raise(
+                        failed_in_a_row - 1, policy.max_retries, outcome.message, page.url, None
+                    )
+                    continue
+            else:
+                failed_in_a_row = 0
+                run.cut = None
             if outcome.verdict is PageVerdict.CONTINUE:
                 continue
             if outcome.verdict is PageVerdict.COMPLETE:
@@ -496,23 +506,53 @@ class MuseumCMSStream(RESTStream):
                 self._checkpoint()
                 self._log_summary(bookmark, started)
                 return
-            # STUCK or LOOP: stop this stream, keep the last advancing cursor, fail the run.
-            self.logger.error("%s: %s", self.name, outcome.message)
-            self._tap.failures.append(f"{self.name}: {outcome.message}")
+            # STUCK, LOOP or a page that kept repeating itself: stop this stream, keep the last
+            # advancing cursor, let the other streams run, fail the run at the end.
+            message = outcome.message
+            if outcome.verdict is PageVerdict.REPEAT:
+                message = f"cursor stuck: {message}, {failed_in_a_row} times in a row"
+            self.logger.error("%s: %s", self.name, message)
+            self._tap.failures.append(f"{self.name}: {message}")
             self._checkpoint()
             self._log_summary(harvest.bookmark, started)
             return
 
-    def _process_line(
-        self, line: RawLine, page: _Page, run: _Harvesting, *, may_be_cut: bool
-    ) -> t.Any:
+    def _read_page(
+        self, response: requests.Response, page: _Page, run: _Harvesting
+    ) -> Iterator[dict[str, t.Any]]:
+        """Yield the page's records; note in ``page`` how it went. Always closes the body."""
+        with closing(response):
+            try:
+                lines = iter_lines(
+                    response.iter_content(CHUNK_BYTES),
+                    max_line_bytes=int(self.config.get("max_line_bytes", 16 * 1024 * 1024)),
+                )
+                for line in lines:
+                    page.lines += 1
+                    record = self._process_line(line, page, run)
+                    if record is _CUT:
+                        page.broken = "the body ended in the middle of a line"
+                        return
+                    if record is not None:
+                        yield record
+            except (requests.exceptions.RequestException, urllib3.exceptions.HTTPError,
+                    OSError) as exc:
+                page.broken = f"{type(exc).__name__} while reading the body"
+
+    def _process_line(self, line: RawLine, page: _Page, run: _Harvesting) -> t.Any:
         """Turn one line into a record to emit, a quarantine entry, or nothing."""
-        harvest, quarantine_seen = run.harvest, run.quarantine_seen
+        harvest = run.harvest
         obj, error = decode_json_line(line)
         if obj is None:
-            if not line.terminated and may_be_cut and not line.oversized:
-                return _CUT
-            self._quarantine(line, error or "unreadable line", None, page, quarantine_seen)
+            reason = error or "unreadable line"
+            if not line.terminated and not line.oversized:
+                if not self._cut_for_good(line, page, run):
+                    return _CUT
+                reason = (
+                    f"the body ended in the middle of this line on {CUT_FETCHES} fetches in a "
+                    f"row (a malformed or truncated final line): {reason}"
+                )
+            self._quarantine(line, reason, None, page, run)
             return None
         cursor = obj.pop("next_cursor", None)
         if cursor is not None and not isinstance(cursor, str):
@@ -523,21 +563,22 @@ class MuseumCMSStream(RESTStream):
         try:
             record = validate_record(self.name, obj, run.options)
         except RecordRejected as exc:
-            self._quarantine(line, exc.reason, exc.key, page, quarantine_seen)
-            if advances:
-                page.last_cursor = cursor
+            page.last_cursor = cursor or page.last_cursor
+            # A rejected line seen before in this run was re-delivered by an overlapping page:
+            # its cursor lies behind the checkpoint.
+            if self._quarantine(line, exc.reason, exc.key, page, run) and advances:
                 harvest.advance(cursor, None)
             return None
-        page.valid += 1
         if not cursor:
             self._quarantine(
                 line,
                 "record carries no next_cursor (contract violation): it cannot be checkpointed",
                 source_key(self.name, obj),
                 page,
-                quarantine_seen,
+                run,
             )
             return None
+        page.valid += 1
         page.last_cursor = cursor
         key = str(record[self.primary_keys[0]])
         modified = record.get("modified")
@@ -559,8 +600,10 @@ class MuseumCMSStream(RESTStream):
         record["_source_cursor"] = page.requested
         record["_fetched_at"] = page.fetched_at
         record["_raw_sha256"] = raw_sha256
+        # Before the record is emitted: a STATE written after it resumes after it, and a
+        # resumed run skips it if the server delivers it again.
+        harvest.remember(key, modified)
         if advances:
-            # Before the record is emitted: a STATE written after it resumes after it.
             harvest.advance(cursor, modified, identity)
         for side in self._derived:
             side.feed(record)
@@ -568,27 +611,41 @@ class MuseumCMSStream(RESTStream):
         self.stats.records += 1
         return record
 
+    def _cut_for_good(self, line: RawLine, page: _Page, run: _Harvesting) -> bool:
+        """Decide about a last line that ends without a newline and does not parse.
+
+        Usually the body was cut: the page is requested again from the checkpoint and the
+        line comes back whole. Only when the very same bytes come back, alone, on
+        :data:`CUT_FETCHES` fetches in a row is it a malformed final line, to quarantine.
+        """
+        if page.lines == 1 and run.cut is not None and run.cut[0] == line.data:
+            run.cut = (line.data, run.cut[1] + 1)
+        else:
+            run.cut = (line.data, 1)
+        return run.cut[1] >= CUT_FETCHES
+
     def _quarantine(
-        self,
-        line: RawLine,
-        reason: str,
-        key: str | None,
-        page: _Page,
-        seen: BoundedSet,
-    ) -> None:
-        """Send a rejected line to the ``quarantine`` stream, once per run."""
+        self, line: RawLine, reason: str, key: str | None, page: _Page, run: _Harvesting
+    ) -> bool:
+        """Send a rejected line to the ``quarantine`` stream, once per run.
+
+        Returns:
+            False if the line was already quarantined (a re-delivery), True otherwise.
+        """
         digest = hashlib.sha256(line.data).hexdigest() if not line.oversized else (
             hashlib.sha256(line.data + f"|oversized:{line.size}".encode()).hexdigest()
         )
         page.quarantined += 1
-        if not seen.add(digest):
-            return
+        if not run.quarantine_seen.add(digest):
+            return False
         self.stats.quarantined[_reason_category(reason)] += 1
         limit = int(self.config.get("quarantine_raw_max_bytes", 65536))
         text = line.data[:limit].decode("utf-8", errors="backslashreplace").replace("\x00", "\\x00")
         quarantine = self._tap.streams.get("quarantine")
-        if quarantine is None:
-            return
+        if quarantine is None or not quarantine.selected:
+            return True
+        # Before it is emitted: a resumed run that meets this line again skips it.
+        run.harvest.note_quarantined(digest)
         quarantine.feed(
             {
                 "stream": self.name,
@@ -602,6 +659,7 @@ class MuseumCMSStream(RESTStream):
                 "received_at": page.fetched_at,
             }
         )
+        return True
 
     # -- logging ---------------------------------------------------------------------
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import enum
 import hashlib
 import typing as t
-from collections import OrderedDict, deque
+from collections import OrderedDict
 from dataclasses import dataclass
 
 
@@ -22,6 +22,7 @@ class PageVerdict(enum.Enum):
 
     CONTINUE = "continue"  #: request the next page from ``next_cursor``
     COMPLETE = "complete"  #: the harvest is done
+    REPEAT = "repeat"  #: only re-delivered records, no advance: request the same page again
     STUCK = "stuck"  #: the cursor did not advance: stop, say so, keep state
     LOOP = "loop"  #: the cursor came back to one already requested: stop, say so
 
@@ -70,27 +71,29 @@ class BoundedSet:
 
 
 class RecentRecords:
-    """The records of the last ``pages`` pages, to emit an overlapping re-delivery once.
+    """The last records emitted, to emit an overlapping re-delivery once.
 
     A record is identified by its key and its ``modified`` value: a re-delivered record
-    that changed in between is *not* a duplicate and is emitted again.
+    that changed in between is *not* a duplicate and is emitted again. The window holds the
+    last ``capacity`` identities (many pages' worth), so an overlap that reaches back further
+    than one page is still caught; memory stays bounded.
     """
 
-    def __init__(self, pages: int = 2) -> None:
-        self._pages: deque[set[tuple[str, str | None]]] = deque(maxlen=pages)
-        self._pages.append(set())
-
-    def new_page(self) -> None:
-        """Start remembering a new page (the oldest one is forgotten)."""
-        self._pages.append(set())
+    def __init__(
+        self, capacity: int = 20_000, seed: t.Iterable[tuple[str, str | None]] = ()
+    ) -> None:
+        self._seen = BoundedSet(capacity)
+        # What a previous run emitted last (from state), so an overlap right after a resume
+        # is not sent again.
+        for key, modified in seed:
+            self._seen.add(f"{key}\x00{modified}")
 
     def seen(self, key: str, modified: str | None) -> bool:
-        """Return True if (key, modified) was delivered in the window; remember it otherwise."""
-        identity = (key, modified)
-        if any(identity in page for page in self._pages):
-            return True
-        self._pages[-1].add(identity)
-        return False
+        """Return True if (key, modified) was delivered in the window; remember it either way.
+
+        A record re-delivered again and again stays in the window while it keeps coming back.
+        """
+        return not self._seen.add(f"{key}\x00{modified}")
 
 
 class CursorGuard:
@@ -139,12 +142,13 @@ class CursorGuard:
         advanced = last_cursor is not None and _normal(last_cursor) != _normal(requested)
         if not advanced:
             if new_records == 0 and valid_records > 0:
+                # Only an empty body ends a harvest: a page that re-delivered what was
+                # already emitted (a server-side retry) is asked for again.
                 return PageOutcome(
-                    PageVerdict.COMPLETE,
+                    PageVerdict.REPEAT,
                     message=(
-                        f"page requested with cursor {shown!r} re-delivered only records already "
-                        "emitted and did not advance: end of the collection (an overlapping "
-                        "last page)"
+                        f"the page requested with cursor {shown!r} re-delivered only records "
+                        "already emitted and did not advance"
                     ),
                 )
             if valid_records == 0:

@@ -90,6 +90,19 @@ class SecretFilter(logging.Filter):
         return True
 
 
+def url_secrets(url: str) -> list[str]:
+    """The secret parts of a URL: the userinfo password and secret query values.
+
+    Example:
+        >>> url_secrets("https://u:pw-123@cms.example.org/api?token=abcd&x=1")
+        ['pw-123', 'abcd']
+    """
+    parts = urlsplit(url)
+    found = [parts.password] if parts.password else []
+    found += [v for k, v in parse_qsl(parts.query, keep_blank_values=True) if _is_secret_name(k)]
+    return found
+
+
 _INSTALLED: list[SecretFilter] = []
 
 

@@ -15,7 +15,7 @@ from singer_sdk.helpers.capabilities import PluginCapabilities, TapCapabilities
 from tap_museumcms.client import TapError
 from tap_museumcms.clock import SYSTEM_CLOCK, Clock
 from tap_museumcms.ratelimit import RetryPolicy
-from tap_museumcms.redact import install_secret_filter
+from tap_museumcms.redact import install_secret_filter, url_secrets
 from tap_museumcms.sidestreams import IIIFManifestsStream, LidoRecordsStream, QuarantineStream
 from tap_museumcms.streams import MediaStream, ObjectsStream, RightsStream
 
@@ -110,7 +110,9 @@ class TapMuseumCMS(Tap):
             max_retries=int(self.config.get("max_retries", 5)),
             max_retry_after_seconds=float(self.config.get("max_retry_after_seconds", 300)),
         )
-        install_secret_filter([str(self.config.get("api_key") or "")])
+        install_secret_filter(
+            [str(self.config.get("api_key") or ""), *url_secrets(str(self.config.get("api_url")))]
+        )
 
     def discover_streams(self) -> list[Stream]:
         """The resource streams, then the side streams they feed."""

@@ -8,6 +8,9 @@ import json
 import typing as t
 from dataclasses import dataclass, field
 
+from singer_sdk.contrib.msgspec import MsgSpecWriter
+from singer_sdk.singerlib import RecordMessage
+
 from tap_museumcms.client import TapError
 from tap_museumcms.clock import Clock, FakeClock
 from tap_museumcms.tap import TapMuseumCMS
@@ -41,6 +44,24 @@ class SyncResult:
         return {m["stream"]: m for m in self.messages if m["type"] == "SCHEMA"}
 
 
+class Killed(BaseException):
+    """Stands for SIGKILL: nothing runs after it, no handler writes a last STATE."""
+
+
+class _KillingWriter(MsgSpecWriter):
+    """Writes messages like the tap's own writer, and dies after the n-th RECORD."""
+
+    kill_after: int | None = None
+    records = 0
+
+    def write_message(self, message):  # type: ignore[no-untyped-def]
+        super().write_message(message)
+        if isinstance(message, RecordMessage) and self.kill_after is not None:
+            type(self).records += 1
+            if type(self).records >= self.kill_after:
+                raise Killed
+
+
 def parse_messages(text: str) -> list[dict[str, t.Any]]:
     return [json.loads(line) for line in text.splitlines() if line.strip()]
 
@@ -52,18 +73,27 @@ def run_tap(
     clock: Clock | None = None,
     catalog: dict[str, t.Any] | None = None,
     seed: int = 0,
+    kill_after_records: int | None = None,
 ) -> SyncResult:
-    """Sync all streams with ``config``; never raises the tap's own errors (see ``.error``)."""
+    """Sync all streams with ``config``; never raises the tap's own errors (see ``.error``).
+
+    With ``kill_after_records`` the run dies right after writing that many RECORD messages,
+    as a SIGKILL would leave it (``.error`` is then a :class:`Killed`).
+    """
     raw = io.BytesIO()
     out = io.TextIOWrapper(raw, encoding="utf-8", write_through=True)
-    tap = TapMuseumCMS(config=config, state=state, catalog=catalog, validate_config=True)
+    tap_class: type[TapMuseumCMS] = TapMuseumCMS
+    if kill_after_records is not None:
+        writer = type("Writer", (_KillingWriter,), {"kill_after": kill_after_records})
+        tap_class = type("KillableTap", (TapMuseumCMS,), {"message_writer_class": writer})
+    tap = tap_class(config=config, state=state, catalog=catalog, validate_config=True)
     tap.clock = clock or FakeClock()
     tap.rng.seed(seed)
     error: BaseException | None = None
     with contextlib.redirect_stdout(out):
         try:
             tap.sync_all()
-        except TapError as exc:
+        except (TapError, Killed) as exc:
             error = exc
     out.flush()
     return SyncResult(parse_messages(raw.getvalue().decode("utf-8")), error, tap)

@@ -71,3 +71,16 @@ def test_bookmark_from_server_start_remembers_nothing_to_skip():
     harvest.advance("c1", "2026-01-01T00:00:05Z", ("b", "sha-b"))
     assert harvest.complete() == "2026-01-01T00:00:03Z"
     assert "emitted_at_bookmark" not in state
+
+
+def test_recent_records_and_quarantined_lines_survive_in_state_for_a_resume():
+    state: dict = {}
+    harvest = Harvest(state, start_date=None)
+    for i in range(60):
+        harvest.remember(f"k{i}", f"t{i}")
+        harvest.advance(f"c{i}", f"t{i}")
+    for i in range(55):
+        harvest.note_quarantined(f"d{i}")
+    resumed = Harvest(state, start_date=None)
+    assert len(resumed.recent) == 50 and resumed.recent[-1] == ("k59", "t59")
+    assert len(resumed.recent_quarantine) == 50 and resumed.recent_quarantine[-1] == "d54"

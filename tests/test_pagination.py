@@ -57,21 +57,34 @@ def test_bounded_set_forgets_oldest_beyond_capacity():
     assert not seen.add("d")
 
 
-def test_recent_records_dedupe_within_two_pages_only_and_by_modified():
-    recent = RecentRecords(pages=2)
+def test_recent_records_dedupe_within_a_bounded_window_and_by_modified():
+    recent = RecentRecords(capacity=3)
     assert not recent.seen("k1", "t1")
-    recent.new_page()
-    assert recent.seen("k1", "t1")  # re-delivered on the next page: duplicate
+    assert recent.seen("k1", "t1")  # re-delivered: duplicate
     assert not recent.seen("k1", "t2")  # changed in between: not a duplicate
-    recent.new_page()
-    recent.new_page()
+    for key in ("a", "b", "c"):
+        recent.seen(key, "t")
     assert not recent.seen("k1", "t1")  # out of the window
 
 
-def test_page_of_only_redelivered_records_that_does_not_advance_ends_the_harvest():
+def test_page_of_only_redelivered_records_that_does_not_advance_is_requested_again():
     guard = CursorGuard()
     guard.requested("c9")
     outcome = guard.judge(requested="c9", last_cursor="c9", lines=3, valid_records=3,
                           new_records=0)
-    assert outcome.verdict is PageVerdict.COMPLETE
-    assert "re-delivered" in outcome.message
+    assert outcome.verdict is PageVerdict.REPEAT
+    assert "re-delivered" in outcome.message and "'c9'" in outcome.message
+
+
+def test_record_redelivered_again_and_again_stays_a_duplicate():
+    recent = RecentRecords(capacity=2)
+    assert not recent.seen("k1", "t1")
+    for i in range(5):
+        assert recent.seen("k1", "t1")
+        assert not recent.seen(f"other{i}", "t")
+
+
+def test_recent_records_seeded_from_state_catch_an_overlap_after_resume():
+    recent = RecentRecords(seed=[("k9", "t9")])
+    assert recent.seen("k9", "t9")
+    assert not recent.seen("k9", "t10")

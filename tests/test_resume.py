@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from tap_museumcms.refserver.collection import GeneratedCollection
-from tap_museumcms.refserver.server import ReferenceServer
+from tap_museumcms.refserver.server import Faults, ReferenceServer
 
 KEYS = {"objects": "object_id", "rights": "rights_id", "media": "media_id",
         "quarantine": "raw_sha256", "lido_records": "object_id", "iiif_manifests": "object_id"}
@@ -90,4 +90,51 @@ def test_sigkill_then_resume_loses_nothing_and_resends_nothing_committed(tmp_pat
     assert {k for s, k in committed if s == "lido_records"} == objects
     assert {k for s, k in committed if s == "iiif_manifests"} == objects
     # The final run ended the harvests: no cursor is left in state.
+    assert all("harvest" not in v for v in state["bookmarks"].values())
+
+
+# The same guarantee through every fault the server can throw, with a fake clock: the run
+# dies right after a chosen RECORD (nothing more is written, as with SIGKILL).
+STORM = Faults(
+    status_429_every=9, retry_after=3, retry_after_form="alternate", status_503_every=13,
+    reset_mid_body_every=7, truncate_body_every=11, malformed_line_every=29, blank_lines=True,
+    overlap_every=5, overlap_records=6,
+)
+
+
+@pytest.mark.parametrize("kills", [[40, 700, 701, 1500], [1, 2, 3, 950, 2000, 1200]])
+def test_killed_under_a_fault_storm_resumes_exactly(kills):
+    from harness import Killed, run_tap
+
+    from tap_museumcms.clock import FakeClock
+
+    clock = FakeClock()
+    collection = GeneratedCollection(900, invalid_every=17)
+    with ReferenceServer(collection, faults=STORM, clock=clock) as server:
+        config = {"api_url": server.url, "page_size": 40, "max_retries": 8}
+        committed: set[tuple[str, str]] = set()
+        state = None
+        for kill_after in [*kills, None]:
+            result = run_tap(config, state=state, clock=clock, kill_after_records=kill_after)
+            assert isinstance(result.error, Killed) if kill_after else result.error is None
+            messages = result.messages
+            last_state = max((i for i, m in enumerate(messages) if m["type"] == "STATE"),
+                             default=-1)
+            this_run = [identity(m) for m in messages if m["type"] == "RECORD"]
+            assert not committed & set(this_run), "committed records sent again"
+            assert len(this_run) == len(set(this_run)), "a record twice within one run"
+            committed |= {identity(m) for m in messages[: last_state + 1]
+                          if m["type"] == "RECORD"}
+            if last_state >= 0:
+                state = messages[last_state]["value"]
+        expected = {(s, k) for s in ("objects", "rights", "media")
+                    for k in server.expected(s).valid_keys}
+        invalid = (len(server.expected("objects").invalid_positions)
+                   + sum(len(server.expected(s).malformed_lines)
+                         for s in ("objects", "rights", "media")))
+    got = {(s, k) for s, k in committed if s in ("objects", "rights", "media")}
+    assert got == expected, f"lost: {sorted(expected - got)[:5]}"
+    assert len({k for s, k in committed if s == "quarantine"}) == invalid
+    objects = {k for s, k in committed if s == "objects"}
+    assert {k for s, k in committed if s == "lido_records"} == objects
     assert all("harvest" not in v for v in state["bookmarks"].values())

@@ -98,6 +98,9 @@ FAULTS = {
     "malformed-lines": Faults(malformed_line_every=37),
     "blank-lines": Faults(blank_lines=True),
     "overlap": Faults(overlap_every=2, overlap_records=5),
+    "overlap-of-a-whole-page": Faults(overlap_every=2, overlap_records=50),
+    "overlap-beyond-a-page": Faults(overlap_every=3, overlap_records=70),
+    "truncated-every-other-body": Faults(truncate_body_every=2),
     "x-ratelimit-delta": Faults(rate_limit=(5, 60), rate_limit_headers="x-delta"),
     "x-ratelimit-epoch": Faults(rate_limit=(5, 60), rate_limit_headers="x-epoch"),
     "ietf-ratelimit": Faults(rate_limit=(5, 60), rate_limit_headers="ietf"),
@@ -313,3 +316,77 @@ def test_read_timeout_is_retried_then_fails_with_a_clear_error():
     assert "giving up on GET" in str(result.error) and "ReadTimeout" in str(result.error)
     assert "after 3 attempts" in str(result.error)
     assert len([s for s in clock.sleeps if s > 0]) == 2
+
+
+def test_overlap_on_every_page_emits_each_record_once_then_stops_loudly_at_the_end():
+    # A server that re-delivers the last records on every request never sends the empty page
+    # that ends a harvest: nothing is emitted twice, nothing is lost, and the run says so.
+    clock = FakeClock()
+    with ReferenceServer(GeneratedCollection(60), faults=Faults(overlap_every=1),
+                         clock=clock) as server:
+        result = run_tap({"api_url": server.url, "page_size": 10, "max_retries": 3},
+                         clock=clock)
+        valid = server.expected("objects").valid_keys
+    keys = result.keys("objects", "object_id")
+    assert len(keys) == len(set(keys)) and set(keys) == valid
+    assert result.error is not None
+    assert "re-delivered only records already emitted" in str(result.error)
+    assert "4 times in a row" in str(result.error)
+    assert result.final_state["bookmarks"]["objects"]["harvest"]["cursor"]  # not complete
+
+
+def test_a_final_line_cut_on_every_fetch_is_quarantined_not_lost():
+    clock = FakeClock()
+    collection = GeneratedCollection(21)
+    with ReferenceServer(collection, faults=Faults(truncate_body_every=1), clock=clock) as server:
+        result = run_tap({"api_url": server.url, "page_size": 10}, clock=clock)
+    assert result.error is None
+    keys = result.keys("objects", "object_id")
+    assert len(keys) == len(set(keys)) == 20  # every record the server ever sent whole
+    (cut,) = [q for q in result.records("quarantine") if q["stream"] == "objects"]
+    assert "fetches in a row" in cut["reason"]
+    assert cut["raw"].startswith('{"ObjectID":"obj-0000020"')
+
+
+def test_secrets_in_api_url_never_reach_errors_or_logs(caplog):
+    clock = FakeClock()
+    with ReferenceServer(GeneratedCollection(3), clock=clock) as server:
+        host = server.url.split("//", 1)[1]
+        caplog.set_level("DEBUG")
+        result = run_tap({"api_url": f"http://museum:Pa55w0rd-SECRET@{host}/wrong?token=tk-9876"},
+                         clock=clock)
+    assert result.error is not None and "HTTP 404" in str(result.error)
+    for text in (str(result.error), caplog.text):
+        assert "Pa55w0rd-SECRET" not in text and "tk-9876" not in text
+
+
+def test_api_key_header_is_not_forwarded_on_a_redirect_to_another_host():
+    import http.server
+    import threading
+
+    token = "tok-redirect-secret"
+    clock = FakeClock()
+    with ReferenceServer(GeneratedCollection(3), token=token, clock=clock) as target:
+        port = target.url.rsplit(":", 1)[1]
+
+        class Redirect(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):  # noqa: N802
+                self.send_response(302)
+                self.send_header("Location", f"http://localhost:{port}{self.path}")
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        redirector = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Redirect)
+        threading.Thread(target=redirector.serve_forever, daemon=True).start()
+        try:
+            result = run_tap({"api_url": f"http://127.0.0.1:{redirector.server_port}",
+                              "api_key": token, "auth_header": "x-api-key"}, clock=clock)
+        finally:
+            redirector.shutdown()
+        statuses = target.stats.statuses
+    # The other host saw the request, without the key, and refused it.
+    assert statuses == {401: 1}
+    assert result.error is not None and "HTTP 401" in str(result.error)

@@ -105,7 +105,8 @@ class Faults:
         reset_with_rst: close that connection with a TCP RST (``SO_LINGER 0``) instead of a FIN.
         truncate_body_every: every n-th page ends mid-line, but the chunked framing is complete.
         malformed_line_every: insert a non-JSON line (no cursor) after every n-th position; the
-            same line at the same place on every request (see ``ReferenceServer.expected``).
+            same line at the same place on every request (see ``ReferenceServer.expected``); a
+            page that resumes right after it starts with it again.
         blank_lines: sprinkle empty lines through every page.
         stuck_cursor_at_page: page n of a harvest ends with a ``next_cursor`` equal to the cursor
             it was requested with.
@@ -552,6 +553,11 @@ class ReferenceServer:
         last_record = -1
         records = 0
         every = faults.malformed_line_every
+        if every > 0 and start > 0 and start % every == 0:
+            # The bad line after the previous record has no cursor of its own: a page that
+            # resumes after that record starts with it again (as the contract says of a bad
+            # last line), so a body cut in the middle of it does not lose it.
+            lines.append(malformed_line(stream, start - 1) + b"\n")
         for position, raw, is_object in self.collection.iter_from(stream, start, since):
             if faults.blank_lines and position % 4 == 0:
                 lines.append(b"\n")
