@@ -182,7 +182,7 @@ def test_backoff_without_retry_after_is_exponential_with_full_jitter_and_bounded
     import random
 
     rng = random.Random(0)
-    assert waits == [rng.uniform(0, 2 ** (attempt - 1)) for attempt in range(1, 5)]
+    assert waits == pytest.approx([rng.uniform(0, 2 ** (attempt - 1)) for attempt in range(1, 5)])
 
 
 def test_stuck_cursor_stops_that_stream_names_the_cursor_and_fails_the_run_after_the_others():
