@@ -4,7 +4,6 @@ mapping, hostile text, the checker against real cookbook manifests, the Singer s
 from __future__ import annotations
 
 import copy
-import importlib.util
 import json
 import time
 from pathlib import Path
@@ -12,6 +11,7 @@ from typing import Any
 
 import jsonschema
 import pytest
+from fixtures.standards import synthetic as SYNTHETIC
 
 from tap_museumcms.iiif import (
     IIIFOptions,
@@ -34,16 +34,6 @@ OPTIONS = IIIFOptions(
     provider_homepage="https://www.example.org/",
 )
 
-
-def _load_synthetic() -> Any:
-    spec = importlib.util.spec_from_file_location("synthetic", FIXTURES / "synthetic.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-SYNTHETIC = _load_synthetic()
 
 OBJECT: dict[str, Any] = {
     "object_id": "1994.127",

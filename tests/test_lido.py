@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import time
 from pathlib import Path
 from typing import Any
 
 import pytest
+from fixtures.standards import synthetic as SYNTHETIC
 from lxml import etree
 
 from tap_museumcms.lido import (
@@ -28,17 +28,6 @@ FIXTURES = Path(__file__).parent / "fixtures" / "standards"
 NS = {"lido": LIDO_NS}
 XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
 L = f"{{{LIDO_NS}}}"
-
-
-def _load_synthetic() -> Any:
-    spec = importlib.util.spec_from_file_location("synthetic", FIXTURES / "synthetic.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-SYNTHETIC = _load_synthetic()
 
 
 def _real_objects() -> list[dict[str, Any]]:
