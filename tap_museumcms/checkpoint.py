@@ -22,10 +22,11 @@ Rules:
   was running, behind the cursor, is fetched by the next incremental run rather than missed.
   It never moves backwards.
 * A resumed harvest must not re-send what the killed run committed even when the server
-  re-delivers it: the harvest keeps the identities of the last :data:`RECENT_IN_STATE` emitted
-  records (``recent``, to skip an overlapping page) and the digests of the last lines it
-  quarantined (``recent_quarantine``: a cursor-less malformed line comes back after the
-  cursor, and an overlapping page re-delivers bad lines too).
+  re-delivers it, nor take a cursor it already met for progress: the harvest keeps the last
+  :data:`RECENT_IN_STATE` emitted records with their cursors (``recent``: key, modified,
+  next_cursor), the last cursors it requested (``requested``), and the digests of the last
+  lines it quarantined (``recent_quarantine``, kept after the harvest completes too: a bad
+  line after the last record comes back on the next incremental run).
 * ``modified_since`` is inclusive, so the next run sees again the records modified exactly at
   the bookmark. The harvest remembers which ones it emitted (key and SHA-256 of the raw line,
   at most :data:`MAX_AT_BOOKMARK`) as ``emitted_at_bookmark``; the next run skips exactly
@@ -72,6 +73,7 @@ class Harvest:
                 "at_max": [],
                 # What the last harvest emitted at the bookmark second: skipped if identical.
                 "skip": state.get("emitted_at_bookmark") or [],
+                "recent_quarantine": list(state.get("recent_quarantine") or []),
             }
             state["harvest"] = harvest
         self._h: dict[str, t.Any] = harvest  # type: ignore[assignment]
@@ -101,17 +103,30 @@ class Harvest:
     @property
     def recent(self) -> list[tuple[str, str | None]]:
         """The last emitted records, as ``(key, modified)``."""
-        return [(key, modified) for key, modified in self._h.get("recent") or []]
+        return [(item[0], item[1]) for item in self._h.get("recent") or []]
+
+    @property
+    def met_cursors(self) -> list[str | None]:
+        """Cursors this harvest is known to have met: requested, or carried by a record."""
+        carried = [item[2] for item in self._h.get("recent") or [] if len(item) > 2]
+        return [*self._h.get("requested", []), *carried, self._h.get("cursor")]
+
+    def note_requested(self, cursor: str | None) -> None:
+        """Note a page request (kept for a resumed run's loop detection)."""
+        requested = self._h.setdefault("requested", [])
+        requested.append(cursor)
+        if len(requested) > RECENT_IN_STATE:
+            del requested[0]
 
     @property
     def recent_quarantine(self) -> list[str]:
         """Digests of the last lines quarantined."""
         return list(self._h.get("recent_quarantine") or [])
 
-    def remember(self, key: str, modified: str | None) -> None:
-        """Note an emitted record (call before it is emitted)."""
+    def remember(self, key: str, modified: str | None, cursor: str | None) -> None:
+        """Note an emitted record and its ``next_cursor`` (call before it is emitted)."""
         recent = self._h.setdefault("recent", [])
-        recent.append([key, modified])
+        recent.append([key, modified, cursor])
         if len(recent) > RECENT_IN_STATE:
             del recent[0]
 
@@ -160,12 +175,15 @@ class Harvest:
         if harvest.get("max_modified") and candidates:
             new = min(candidates)
             old = self.state.get("replication_key_value")
-            if not old or new > old:
+            if not old or new >= old:
                 self.state["replication_key_value"] = new
                 if new == harvest["max_modified"] and harvest.get("at_max"):
+                    # Includes what this harvest skipped at the same second: all of it is sent.
                     self.state["emitted_at_bookmark"] = harvest["at_max"]
-                else:
+                elif not old or new > old:
                     self.state.pop("emitted_at_bookmark", None)
+        if harvest.get("recent_quarantine"):
+            self.state["recent_quarantine"] = harvest["recent_quarantine"]
         if self.state.get("replication_key_value"):
             self.state["replication_key"] = REPLICATION_KEY
         return self.state.get("replication_key_value")

@@ -38,13 +38,7 @@ from tap_museumcms.checkpoint import Harvest, iso_utc
 from tap_museumcms.clock import SYSTEM_CLOCK, Clock
 from tap_museumcms.jsonl import RawLine, decode_json_line, iter_lines
 from tap_museumcms.models import RecordRejected, ValidationOptions, source_key, validate_record
-from tap_museumcms.pagination import (
-    BoundedSet,
-    CursorGuard,
-    PageOutcome,
-    PageVerdict,
-    RecentRecords,
-)
+from tap_museumcms.pagination import BoundedSet, CursorGuard, PageVerdict, RecentRecords
 from tap_museumcms.ratelimit import Pacer, RetryPolicy, is_retryable_status, parse_retry_after
 from tap_museumcms.redact import sanitize_url
 
@@ -194,6 +188,7 @@ class _Page:
     quarantined: int = 0
     duplicates: int = 0
     last_cursor: str | None = None
+    last_cursor_was_new: bool = False
     broken: str | None = None  # why the body could not be read to its end
 
 
@@ -385,10 +380,12 @@ class MuseumCMSStream(RESTStream):
         url: str,
         retry_after: float | None,
         exc: BaseException | None = None,
+        *,
+        category: str | None = None,
     ) -> int:
         """Count a failed attempt, schedule the wait, or give up with a clear error."""
         attempt += 1
-        self.stats.retries[cause] += 1
+        self.stats.retries[category or cause] += 1
         if attempt > limit:
             connect_failed = isinstance(exc, requests.exceptions.ConnectionError)
             if connect_failed and not self._tap.seen_response:
@@ -428,7 +425,7 @@ class MuseumCMSStream(RESTStream):
         harvest = Harvest(self.stream_state, start_date=self.config.get("start_date"))
         run = _Harvesting(
             harvest=harvest,
-            guard=CursorGuard(),
+            guard=CursorGuard(seed=harvest.met_cursors),
             recent=RecentRecords(seed=harvest.recent),
             quarantine_seen=BoundedSet(QUARANTINE_WINDOW),
             options=ValidationOptions(fuzzy_dates=self.config.get("fuzzy_dates", "quarantine")),
@@ -450,12 +447,13 @@ class MuseumCMSStream(RESTStream):
         failed_in_a_row = 0  # pages that ended early or repeated themselves, without progress
         started = self.clock.monotonic()
         while True:
+            requested = harvest.cursor
+            run.guard.meet(requested)
+            harvest.note_requested(requested)
             if self.stats.pages:
                 # Before every request but the run's first (nothing to lose before it, and a
                 # run that fails at once leaves the saved state as it was).
                 self._checkpoint()
-            requested = harvest.cursor
-            run.guard.requested(requested)
             response = self._send(requested, harvest.modified_since)
             harvest.note_server_time(_server_time(response, self.clock))
             page = _Page(
@@ -466,32 +464,29 @@ class MuseumCMSStream(RESTStream):
             yield from self._read_page(response, page, run)
             self.stats.pages += 1
             self._log_page(page, started)
+            progressed = harvest.cursor != requested
             if page.broken:
-                failed_in_a_row = 1 if page.emitted else failed_in_a_row + 1
+                failed_in_a_row = 1 if progressed else failed_in_a_row + 1
                 self._retry_or_raise(
-                    failed_in_a_row - 1, policy.max_retries, page.broken, page.url, None
+                    failed_in_a_row - 1, policy.max_retries, page.broken, page.url, None,
+                    category="body broken",
                 )
                 continue
             outcome = run.guard.judge(
                 requested=requested,
                 last_cursor=page.last_cursor,
+                last_cursor_was_new=page.last_cursor_was_new,
                 lines=page.lines,
                 valid_records=page.valid,
                 new_records=page.valid - page.duplicates,
+                progressed=progressed,
             )
-            if outcome.verdict is PageVerdict.CONTINUE and harvest.cursor == requested:
-                # The page's cursors moved but the checkpoint did not (only re-deliveries):
-                # asking for the same page again is a repeat, and repeats are bounded.
-                outcome = PageOutcome(
-                    PageVerdict.REPEAT,
-                    message=f"the page requested with cursor {requested!r} did not move the "
-                    "checkpoint",
-                )
             if outcome.verdict is PageVerdict.REPEAT:
                 failed_in_a_row += 1
                 if failed_in_a_row <= policy.max_retries:
                     self._retry_or_raise(
-                        failed_in_a_row - 1, policy.max_retries, outcome.message, page.url, None
+                        failed_in_a_row - 1, policy.max_retries, outcome.message, page.url, None,
+                        category="page repeated",
                     )
                     continue
             else:
@@ -557,16 +552,17 @@ class MuseumCMSStream(RESTStream):
         cursor = obj.pop("next_cursor", None)
         if cursor is not None and not isinstance(cursor, str):
             cursor = str(cursor)
-        # A cursor that goes back to one already requested never moves the checkpoint: the
-        # state keeps the last cursor that advanced.
-        advances = bool(cursor) and not run.guard.was_requested(cursor)
+        # Only a cursor never met before moves the checkpoint: one already met lies behind it
+        # (an overlapping page) or points back (a loop). The state keeps the last cursor that
+        # advanced.
+        advances = bool(cursor) and run.guard.meet(cursor)
+        if cursor:
+            page.last_cursor, page.last_cursor_was_new = cursor, advances
         try:
             record = validate_record(self.name, obj, run.options)
         except RecordRejected as exc:
-            page.last_cursor = cursor or page.last_cursor
-            # A rejected line seen before in this run was re-delivered by an overlapping page:
-            # its cursor lies behind the checkpoint.
-            if self._quarantine(line, exc.reason, exc.key, page, run) and advances:
+            self._quarantine(line, exc.reason, exc.key, page, run)
+            if advances:
                 harvest.advance(cursor, None)
             return None
         if not cursor:
@@ -579,18 +575,13 @@ class MuseumCMSStream(RESTStream):
             )
             return None
         page.valid += 1
-        page.last_cursor = cursor
         key = str(record[self.primary_keys[0]])
         modified = record.get("modified")
         raw_sha256 = hashlib.sha256(line.data).hexdigest()
         identity = (key, raw_sha256)
-        if run.recent.seen(key, modified):
-            # Re-delivered by an overlapping page: its cursor lies behind the checkpoint.
-            self.stats.duplicates_skipped += 1
-            page.duplicates += 1
-            return None
-        if harvest.already_emitted(modified, key, raw_sha256):
-            # Sent unchanged by the previous harvest at the bookmark second.
+        if run.recent.seen(key, modified) or harvest.already_emitted(modified, key, raw_sha256):
+            # Already emitted: re-delivered by an overlapping page, or sent unchanged by the
+            # previous harvest at the bookmark second. A cursor never met still leads on.
             self.stats.duplicates_skipped += 1
             page.duplicates += 1
             if advances:
@@ -602,7 +593,7 @@ class MuseumCMSStream(RESTStream):
         record["_raw_sha256"] = raw_sha256
         # Before the record is emitted: a STATE written after it resumes after it, and a
         # resumed run skips it if the server delivers it again.
-        harvest.remember(key, modified)
+        harvest.remember(key, modified, cursor)
         if advances:
             harvest.advance(cursor, modified, identity)
         for side in self._derived:

@@ -97,53 +97,62 @@ class RecentRecords:
 
 
 class CursorGuard:
-    """Judges each page by the cursors it carried (loop detection is per page).
+    """Knows which cursors the harvest has met, and judges each page by its progress.
+
+    Cursors are opaque, so they cannot be ordered. What can be known is whether a cursor was
+    met before: requested, or carried by a record already processed. A record whose cursor was
+    never met moves the checkpoint forward; one whose cursor was met lies behind it (an
+    overlapping page) or points back (a loop). Loop detection is per page.
 
     Args:
-        window: how many requested cursors to remember for loop detection.
+        window: how many cursors to remember.
+        seed: cursors a previous run of this harvest met (from state).
     """
 
-    def __init__(self, window: int = 100_000) -> None:
-        self._requested = BoundedSet(window)
+    def __init__(self, window: int = 100_000, seed: t.Iterable[str | None] = ()) -> None:
+        self._met = BoundedSet(window)
+        for cursor in seed:
+            self._met.add(_normal(cursor))
 
-    def requested(self, cursor: str | None) -> None:
-        """Note that a page was requested from ``cursor``."""
-        self._requested.add(_normal(cursor))
-
-    def was_requested(self, cursor: str | None) -> bool:
-        """True if a page was already requested from ``cursor`` (it would not advance)."""
-        return _normal(cursor) in self._requested
+    def meet(self, cursor: str | None) -> bool:
+        """Note a cursor; return True if it was never met before (it moves forward)."""
+        return self._met.add(_normal(cursor))
 
     def judge(
         self,
         *,
         requested: str | None,
         last_cursor: str | None,
+        last_cursor_was_new: bool,
         lines: int,
         valid_records: int,
-        new_records: int | None = None,
+        new_records: int,
+        progressed: bool,
     ) -> PageOutcome:
         """Decide what comes after a page.
 
         Args:
             requested: the cursor the page was requested with (None: from the beginning).
-            last_cursor: the ``next_cursor`` of the page's last record that had one.
+            last_cursor: the ``next_cursor`` of the page's last line that had one.
+            last_cursor_was_new: whether that cursor was met for the first time on this page.
             lines: non-blank lines in the body (0: the body was empty).
             valid_records: records on the page that passed validation.
-            new_records: valid records not already delivered in the overlap window
-                (default: all valid records are new).
+            new_records: valid records not already delivered (not in the overlap window).
+            progressed: whether the checkpoint moved during the page.
 
         Returns:
-            CONTINUE with the next cursor, COMPLETE, STUCK or LOOP.
+            CONTINUE, COMPLETE, REPEAT, STUCK or LOOP, with a message fit for a log line.
         """
         shown = requested if requested is not None else "<start>"
         if lines == 0:
             return PageOutcome(PageVerdict.COMPLETE, message="empty page: harvest complete")
-        advanced = last_cursor is not None and _normal(last_cursor) != _normal(requested)
-        if not advanced:
-            if new_records == 0 and valid_records > 0:
-                # Only an empty body ends a harvest: a page that re-delivered what was
-                # already emitted (a server-side retry) is asked for again.
+        if new_records == 0:
+            if progressed:
+                # Re-delivered records whose cursors lead on, or only quarantined lines.
+                return PageOutcome(PageVerdict.CONTINUE, next_cursor=last_cursor)
+            if valid_records > 0:
+                # Only an empty body ends a harvest: a page that re-delivered what was already
+                # emitted (a server-side retry) is asked for again.
                 return PageOutcome(
                     PageVerdict.REPEAT,
                     message=(
@@ -151,14 +160,14 @@ class CursorGuard:
                         "already emitted and did not advance"
                     ),
                 )
-            if valid_records == 0:
-                return PageOutcome(
-                    PageVerdict.COMPLETE,
-                    message=(
-                        f"page requested with cursor {shown!r} carried no cursor beyond it and no "
-                        "valid record (only quarantined lines): harvest complete"
-                    ),
-                )
+            return PageOutcome(
+                PageVerdict.COMPLETE,
+                message=(
+                    f"page requested with cursor {shown!r} carried no cursor beyond it and no "
+                    "valid record (only quarantined lines): harvest complete"
+                ),
+            )
+        if last_cursor is None or _normal(last_cursor) == _normal(requested):
             return PageOutcome(
                 PageVerdict.STUCK,
                 message=(
@@ -167,13 +176,12 @@ class CursorGuard:
                     "stopping this stream instead of looping (a known CMS server bug)"
                 ),
             )
-        assert last_cursor is not None
-        if _normal(last_cursor) in self._requested:
+        if not last_cursor_was_new:
             return PageOutcome(
                 PageVerdict.LOOP,
                 message=(
                     f"cursor loop: the page requested with cursor {shown!r} ended with cursor "
-                    f"{last_cursor!r}, which was already requested in this run; stopping this "
+                    f"{last_cursor!r}, which this harvest had already met; stopping this "
                     "stream instead of looping"
                 ),
             )

@@ -77,10 +77,29 @@ def test_recent_records_and_quarantined_lines_survive_in_state_for_a_resume():
     state: dict = {}
     harvest = Harvest(state, start_date=None)
     for i in range(60):
-        harvest.remember(f"k{i}", f"t{i}")
+        harvest.note_requested(f"r{i}")
+        harvest.remember(f"k{i}", f"t{i}", f"c{i}")
         harvest.advance(f"c{i}", f"t{i}")
     for i in range(55):
         harvest.note_quarantined(f"d{i}")
     resumed = Harvest(state, start_date=None)
     assert len(resumed.recent) == 50 and resumed.recent[-1] == ("k59", "t59")
     assert len(resumed.recent_quarantine) == 50 and resumed.recent_quarantine[-1] == "d54"
+    met = resumed.met_cursors
+    assert {"r59", "c59", "c10"} <= set(met) and "r5" not in met
+    # The quarantined lines outlive the harvest: the next incremental run meets them again.
+    resumed.complete()
+    assert Harvest(state, start_date=None).recent_quarantine[-1] == "d54"
+
+
+def test_an_equal_bookmark_keeps_the_newest_records_emitted_at_that_second():
+    state: dict = {}
+    first = Harvest(state, start_date=None)
+    first.advance("c1", "2026-01-01T00:00:05Z", ("a", "sha-a"))
+    first.complete()
+    again = Harvest(state, start_date=None)
+    assert again.already_emitted("2026-01-01T00:00:05Z", "a", "sha-a")
+    again.advance("c1", "2026-01-01T00:00:05Z", ("a", "sha-a"))  # skipped, still at the max
+    again.advance("c2", "2026-01-01T00:00:05Z", ("b", "sha-b"))  # changed within that second
+    assert again.complete() == "2026-01-01T00:00:05Z"
+    assert state["emitted_at_bookmark"] == [["a", "sha-a"], ["b", "sha-b"]]

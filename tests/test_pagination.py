@@ -7,9 +7,16 @@ import pytest
 from tap_museumcms.pagination import BoundedSet, CursorGuard, PageVerdict, RecentRecords
 
 
-def judge(guard: CursorGuard, requested, last, lines=3, valid=3):
-    guard.requested(requested)
-    return guard.judge(requested=requested, last_cursor=last, lines=lines, valid_records=valid)
+def judge(guard: CursorGuard, requested, last, *, lines=3, valid=3, new=None,
+          progressed=None):
+    """Judge a page the way the client does: meet the request, then the page's cursors."""
+    guard.meet(requested)
+    was_new = guard.meet(last) if last is not None else False
+    return guard.judge(
+        requested=requested, last_cursor=last, last_cursor_was_new=was_new, lines=lines,
+        valid_records=valid, new_records=valid if new is None else new,
+        progressed=was_new if progressed is None else progressed,
+    )
 
 
 def test_advancing_cursor_continues_with_the_last_cursor():
@@ -40,13 +47,18 @@ def test_start_cursors_are_equivalent(start):
     assert judge(CursorGuard(), start, "0").verdict is PageVerdict.STUCK
 
 
-def test_cursor_coming_back_to_an_earlier_request_is_a_loop():
+def test_cursor_coming_back_to_one_already_met_is_a_loop():
     guard = CursorGuard()
     assert judge(guard, None, "c1").verdict is PageVerdict.CONTINUE
     assert judge(guard, "c1", "c2").verdict is PageVerdict.CONTINUE
-    outcome = judge(guard, "c2", "c1")
+    outcome = judge(guard, "c2", "c1", progressed=True)
     assert outcome.verdict is PageVerdict.LOOP
     assert "'c1'" in outcome.message
+
+
+def test_cursors_met_by_a_previous_run_still_count_after_a_resume():
+    guard = CursorGuard(seed=["c1", "c2"])
+    assert judge(guard, "c3", "c2", progressed=True).verdict is PageVerdict.LOOP
 
 
 def test_bounded_set_forgets_oldest_beyond_capacity():
@@ -68,12 +80,15 @@ def test_recent_records_dedupe_within_a_bounded_window_and_by_modified():
 
 
 def test_page_of_only_redelivered_records_that_does_not_advance_is_requested_again():
-    guard = CursorGuard()
-    guard.requested("c9")
-    outcome = guard.judge(requested="c9", last_cursor="c9", lines=3, valid_records=3,
-                          new_records=0)
-    assert outcome.verdict is PageVerdict.REPEAT
+    guard = CursorGuard(seed=["c8"])
+    outcome = judge(guard, "c9", "c8", valid=3, new=0, progressed=False)
+    assert outcome.verdict is PageVerdict.REPEAT  # not a loop: nothing new came
     assert "re-delivered" in outcome.message and "'c9'" in outcome.message
+
+
+def test_redelivered_records_whose_cursor_leads_on_continue():
+    outcome = judge(CursorGuard(), "c9", "c10", valid=1, new=0, progressed=True)
+    assert outcome.verdict is PageVerdict.CONTINUE
 
 
 def test_record_redelivered_again_and_again_stays_a_duplicate():
