@@ -100,6 +100,7 @@ FAULTS = {
     "overlap": Faults(overlap_every=2, overlap_records=5),
     "overlap-of-a-whole-page": Faults(overlap_every=2, overlap_records=50),
     "overlap-beyond-a-page": Faults(overlap_every=3, overlap_records=70),
+    "overlap-two-pages-back": Faults(overlap_every=4, overlap_records=120),
     "truncated-every-other-body": Faults(truncate_body_every=2),
     "x-ratelimit-delta": Faults(rate_limit=(5, 60), rate_limit_headers="x-delta"),
     "x-ratelimit-epoch": Faults(rate_limit=(5, 60), rate_limit_headers="x-epoch"),
@@ -393,3 +394,50 @@ def test_api_key_header_is_not_forwarded_on_a_redirect_to_another_host():
     # The other host saw the request, without the key, and refused it.
     assert statuses == {401: 1}
     assert result.error is not None and "HTTP 401" in str(result.error)
+
+
+def test_stuck_on_the_last_page_then_the_server_recovers_nothing_is_sent_twice():
+    clock = FakeClock()
+    with ReferenceServer(GeneratedCollection(30), faults=Faults(stuck_cursor_at_page=3),
+                         clock=clock) as server:
+        config = {"api_url": server.url, "page_size": 10, "max_retries": 3}
+        first = run_tap(config, clock=clock)
+        assert first.error is not None and "cursor stuck" in str(first.error)
+        second = run_tap(config, state=first.final_state, clock=clock)
+        third = run_tap(config, state=second.final_state, clock=clock)
+    assert second.error is None and third.error is None
+    for stream in KEYS:
+        sent = first.keys(stream, KEYS[stream]) + second.keys(stream, KEYS[stream])
+        assert sorted(sent) == sorted(server.expected(stream).valid_keys)  # once each
+        assert "harvest" not in second.final_state["bookmarks"][stream]
+        assert third.records(stream) == []  # nothing changed, nothing sent
+
+
+def test_a_loop_back_to_a_cursor_of_the_previous_run_is_caught_after_a_resume():
+    clock = FakeClock()
+    faults = Faults(stuck_cursor_at_page=3, cursor_loop_at_page=4)
+    with ReferenceServer(GeneratedCollection(200), faults=faults, clock=clock) as server:
+        config = {"api_url": server.url, "page_size": 10}
+        first = run_tap(config, clock=clock)
+        second = run_tap(config, state=first.final_state, clock=clock)
+    assert "cursor loop" in str(second.error)
+    for stream in KEYS:
+        again = set(first.keys(stream, KEYS[stream])) & set(second.keys(stream, KEYS[stream]))
+        assert again == set()
+
+
+def test_records_changed_within_the_bookmark_second_are_sent_once_each():
+    clock = FakeClock(start=1_800_000_000.0)
+    collection = GeneratedCollection(5)
+    with ReferenceServer(collection, clock=clock) as server:
+        config = {"api_url": server.url}
+        state = run_tap(config, clock=clock).final_state
+        clock.advance(100)
+        collection.update("objects", "obj-0000001", title="First change")
+        second = run_tap(config, state=state, clock=clock)
+        collection.update("objects", "obj-0000002", title="Same second")  # clock did not move
+        third = run_tap(config, state=second.final_state, clock=clock)
+        fourth = run_tap(config, state=third.final_state, clock=clock)
+    assert second.keys("objects", "object_id") == ["obj-0000001"]
+    assert third.keys("objects", "object_id") == ["obj-0000002"]
+    assert fourth.keys("objects", "object_id") == []
