@@ -13,7 +13,7 @@ from __future__ import annotations
 import enum
 import hashlib
 import typing as t
-from collections import OrderedDict
+from collections import deque
 from dataclasses import dataclass
 
 
@@ -37,15 +37,16 @@ class PageOutcome:
 
 
 class BoundedSet:
-    """A set that forgets its oldest members beyond ``capacity`` (an LRU of hashes).
+    """A set that forgets its oldest members beyond ``capacity`` (first in, first out).
 
-    Members are stored as 16-byte BLAKE2 digests, so memory is bounded by
-    ``capacity`` whatever the size of what is remembered.
+    Members are stored as 16-byte BLAKE2 digests in a set, with a ring of the same digests
+    for the order, so memory is bounded (about 100 bytes a member) whatever is remembered.
     """
 
     def __init__(self, capacity: int) -> None:
         self.capacity = capacity
-        self._items: OrderedDict[bytes, None] = OrderedDict()
+        self._items: set[bytes] = set()
+        self._order: deque[bytes] = deque()
 
     @staticmethod
     def _digest(value: str | bytes) -> bytes:
@@ -56,11 +57,11 @@ class BoundedSet:
         """Remember ``value``; return True if it was new."""
         digest = self._digest(value)
         if digest in self._items:
-            self._items.move_to_end(digest)
             return False
-        self._items[digest] = None
-        if len(self._items) > self.capacity:
-            self._items.popitem(last=False)
+        self._items.add(digest)
+        self._order.append(digest)
+        if len(self._order) > self.capacity:
+            self._items.discard(self._order.popleft())
         return True
 
     def __contains__(self, value: str | bytes) -> bool:
@@ -80,7 +81,7 @@ class RecentRecords:
     """
 
     def __init__(
-        self, capacity: int = 20_000, seed: t.Iterable[tuple[str, str | None]] = ()
+        self, capacity: int = 10_000, seed: t.Iterable[tuple[str, str | None]] = ()
     ) -> None:
         self._seen = BoundedSet(capacity)
         # What a previous run emitted last (from state), so an overlap right after a resume
@@ -109,7 +110,7 @@ class CursorGuard:
         seed: cursors a previous run of this harvest met (from state).
     """
 
-    def __init__(self, window: int = 100_000, seed: t.Iterable[str | None] = ()) -> None:
+    def __init__(self, window: int = 20_000, seed: t.Iterable[str | None] = ()) -> None:
         self._met = BoundedSet(window)
         for cursor in seed:
             self._met.add(_normal(cursor))

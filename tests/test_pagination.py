@@ -67,6 +67,8 @@ def test_bounded_set_forgets_oldest_beyond_capacity():
         assert seen.add(value)
     assert "a" not in seen and "d" in seen and len(seen) == 3
     assert not seen.add("d")
+    assert seen.add("a")  # forgotten, so new again
+    assert "b" not in seen and len(seen) == 3
 
 
 def test_recent_records_dedupe_within_a_bounded_window_and_by_modified():
@@ -92,7 +94,7 @@ def test_redelivered_records_whose_cursor_leads_on_continue():
 
 
 def test_record_redelivered_again_and_again_stays_a_duplicate():
-    recent = RecentRecords(capacity=2)
+    recent = RecentRecords(capacity=10)
     assert not recent.seen("k1", "t1")
     for i in range(5):
         assert recent.seen("k1", "t1")
