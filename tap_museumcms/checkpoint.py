@@ -24,9 +24,9 @@ Rules:
 * A resumed harvest must not re-send what the killed run committed even when the server
   re-delivers it, nor take a cursor it already met for progress: the harvest keeps the last
   :data:`RECENT_IN_STATE` emitted records with their cursors (``recent``: key, modified,
-  next_cursor), the last cursors it requested (``requested``), and the digests of the last
-  lines it quarantined (``recent_quarantine``, kept after the harvest completes too: a bad
-  line after the last record comes back on the next incremental run).
+  next_cursor) and the last cursors it requested (``requested``). The digests of the last
+  lines quarantined (``recent_quarantine``) sit beside the bookmark, outside the harvest, so
+  they outlive it: a bad line after the last record comes back on the next incremental run.
 * ``modified_since`` is inclusive, so the next run sees again the records modified exactly at
   the bookmark. The harvest remembers which ones it emitted (key and SHA-256 of the raw line,
   at most :data:`MAX_AT_BOOKMARK`) as ``emitted_at_bookmark``; the next run skips exactly
@@ -71,13 +71,12 @@ class Harvest:
                 "max_modified": None,
                 "started_at": None,
                 "at_max": [],
-                # What the last harvest emitted at the bookmark second: skipped if identical.
-                "skip": state.get("emitted_at_bookmark") or [],
-                "recent_quarantine": list(state.get("recent_quarantine") or []),
             }
             state["harvest"] = harvest
         self._h: dict[str, t.Any] = harvest  # type: ignore[assignment]
-        self._skip = {tuple(item) for item in self._h.get("skip") or []}
+        # What the last complete harvest emitted at the bookmark second (replaced only when
+        # this harvest completes): skipped if it comes back identical.
+        self._skip = {tuple(item) for item in state.get("emitted_at_bookmark") or []}
 
     @property
     def cursor(self) -> str | None:
@@ -121,7 +120,7 @@ class Harvest:
     @property
     def recent_quarantine(self) -> list[str]:
         """Digests of the last lines quarantined."""
-        return list(self._h.get("recent_quarantine") or [])
+        return list(self.state.get("recent_quarantine") or [])
 
     def remember(self, key: str, modified: str | None, cursor: str | None) -> None:
         """Note an emitted record and its ``next_cursor`` (call before it is emitted)."""
@@ -132,7 +131,7 @@ class Harvest:
 
     def note_quarantined(self, digest: str) -> None:
         """Note a quarantined line (call before it is emitted)."""
-        recent = self._h.setdefault("recent_quarantine", [])
+        recent = self.state.setdefault("recent_quarantine", [])
         recent.append(digest)
         if len(recent) > RECENT_IN_STATE:
             del recent[0]
@@ -182,8 +181,6 @@ class Harvest:
                     self.state["emitted_at_bookmark"] = harvest["at_max"]
                 elif not old or new > old:
                     self.state.pop("emitted_at_bookmark", None)
-        if harvest.get("recent_quarantine"):
-            self.state["recent_quarantine"] = harvest["recent_quarantine"]
         if self.state.get("replication_key_value"):
             self.state["replication_key"] = REPLICATION_KEY
         return self.state.get("replication_key_value")

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 class PageVerdict(enum.Enum):
     """What a finished page means for the harvest."""
 
-    CONTINUE = "continue"  #: request the next page from ``next_cursor``
+    CONTINUE = "continue"  #: request the next page, from the checkpoint
     COMPLETE = "complete"  #: the harvest is done
     REPEAT = "repeat"  #: only re-delivered records, no advance: request the same page again
     STUCK = "stuck"  #: the cursor did not advance: stop, say so, keep state
@@ -32,7 +32,6 @@ class PageOutcome:
     """The verdict on one page, with a message fit for a log line."""
 
     verdict: PageVerdict
-    next_cursor: str | None = None
     message: str = ""
 
 
@@ -150,7 +149,7 @@ class CursorGuard:
         if new_records == 0:
             if progressed:
                 # Re-delivered records whose cursors lead on, or only quarantined lines.
-                return PageOutcome(PageVerdict.CONTINUE, next_cursor=last_cursor)
+                return PageOutcome(PageVerdict.CONTINUE)
             if valid_records > 0:
                 # Only an empty body ends a harvest: a page that re-delivered what was already
                 # emitted (a server-side retry) is asked for again.
@@ -186,7 +185,7 @@ class CursorGuard:
                     "stream instead of looping"
                 ),
             )
-        return PageOutcome(PageVerdict.CONTINUE, next_cursor=last_cursor)
+        return PageOutcome(PageVerdict.CONTINUE)
 
 
 def _normal(cursor: str | None) -> str:

@@ -589,10 +589,6 @@ class RetryPolicy:
     cap_seconds: float = 60.0
     max_retry_after_seconds: float = 300.0
 
-    def should_retry(self, attempt: int) -> bool:
-        """Whether retry number ``attempt`` (1-based) is still allowed."""
-        return 1 <= attempt <= self.max_retries
-
     def wait_seconds(self, attempt: int, *, retry_after: float | None, rng: random.Random) -> float:
         """Seconds to wait before retry number ``attempt`` (1 for the first retry).
 

@@ -13,7 +13,7 @@ from singer_sdk.helpers.conform import TypeConformanceLevel
 from singer_sdk.streams import Stream
 
 from tap_museumcms.iiif import IIIFOptions, manifest_record
-from tap_museumcms.lido import LIDO_VERSION, LidoOptions, lido_record
+from tap_museumcms.lido import LidoOptions, lido_record
 from tap_museumcms.schemas import load_schema
 
 if t.TYPE_CHECKING:
@@ -119,9 +119,7 @@ class LidoRecordsStream(DerivedStream):
         )
 
     def derive(self, obj: dict[str, t.Any]) -> dict[str, t.Any] | None:
-        record = lido_record(obj, self.options)
-        record.setdefault("lido_version", LIDO_VERSION)
-        return record
+        return lido_record(obj, self.options)
 
 
 class IIIFManifestsStream(DerivedStream):

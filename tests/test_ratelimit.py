@@ -644,6 +644,3 @@ def test_retry_wait_is_reproducible_with_a_seed_and_survives_huge_attempts() -> 
         policy.wait_seconds(0, retry_after=None, rng=random.Random(5))
 
 
-def test_retry_budget() -> None:
-    policy = RetryPolicy(max_retries=2)
-    assert [policy.should_retry(a) for a in (1, 2, 3)] == [True, True, False]
