@@ -4,7 +4,7 @@ A stream's state (``bookmarks.<stream>``) looks like this while a harvest is run
 
     {"replication_key": "modified",
      "replication_key_value": "2026-11-20T10:00:00Z",      # bookmark of the last complete harvest
-     "harvest": {"cursor": "b64:MTk5NC4xMjc=",              # resume *after* the last emitted record
+     "harvest": {"cursor": "b64:MTk5NC4xMjc=",              # where the harvest resumes
                  "modified_since": "2026-11-20T10:00:00Z",  # the set this harvest asks for
                  "max_modified": "2026-11-27T08:00:00Z",    # newest ``modified`` emitted so far
                  "started_at": "2026-11-29T09:00:00Z"}}     # server time of its first page
@@ -13,10 +13,24 @@ and like this once the harvest is complete (the next run is incremental)::
 
     {"replication_key": "modified", "replication_key_value": "2026-11-27T08:00:00Z"}
 
+Two kinds of cursor, one checkpoint:
+
+* **Item cursors** (the JSONL contract): every record carries the cursor that resumes after
+  it. ``cursor`` moves past each record before the record is emitted (:meth:`advance`).
+* **Page cursors** (an OAI-PMH ``resumptionToken``, a next-page URL): only a page has a
+  cursor. ``cursor`` is the cursor the current page was requested with, ``skip`` how many of
+  that page's items were already handled and ``skip_key`` the key of the last one
+  (:meth:`note_handled`); a resumed run asks for the same page again and passes over the first
+  ``skip`` items, after checking that the last of them still has that key. ``position`` counts
+  the items of the window before the current page, so that when the source rejects a cursor
+  (an expired token) the harvest restarts its window and passes over ``position + skip``
+  items (:meth:`restart_window`) instead of starting from zero. ``window`` holds what the
+  dialect needs to ask for the same set again (OAI-PMH: ``until``, ``set``, ``metadataPrefix``).
+
 Rules:
 
-* The cursor of a record is stored *before* the record is emitted, so any STATE that follows
-  a record resumes after it: nothing lost, no record that was followed by a STATE sent again.
+* The checkpoint moves *before* a record is emitted, so any STATE that follows a record
+  resumes after it: nothing lost, no record that was followed by a STATE sent again.
 * ``modified_since`` is stored with the cursor so a resumed harvest asks for the same set.
 * The new bookmark is ``min(max_modified, started_at)``: a record that changed while the harvest
   was running, behind the cursor, is fetched by the next incremental run rather than missed.
@@ -24,13 +38,13 @@ Rules:
 * A resumed harvest must not re-send what the killed run committed even when the server
   re-delivers it, nor take a cursor it already met for progress: the harvest keeps the last
   :data:`RECENT_IN_STATE` emitted records with their cursors (``recent``: key, modified,
-  next_cursor) and the last cursors it requested (``requested``). The digests of the last
+  cursor) and the last cursors it requested (``requested``). The digests of the last
   lines quarantined (``recent_quarantine``) sit beside the bookmark, outside the harvest, so
   they outlive it: a bad line after the last record comes back on the next incremental run.
 * ``modified_since`` is inclusive, so the next run sees again the records modified exactly at
-  the bookmark. The harvest remembers which ones it emitted (key and SHA-256 of the raw line,
+  the bookmark. The harvest remembers which ones it emitted (key and SHA-256 of the raw item,
   at most :data:`MAX_AT_BOOKMARK`) as ``emitted_at_bookmark``; the next run skips exactly
-  those, so a record is sent again only if its line changed.
+  those, so a record is sent again only if it changed.
 """
 
 from __future__ import annotations
@@ -39,6 +53,9 @@ import typing as t
 from datetime import UTC, datetime
 
 from tap_museumcms.pagination import is_start
+
+if t.TYPE_CHECKING:
+    from collections.abc import Callable
 
 REPLICATION_KEY = "modified"
 #: How many records sharing the newest ``modified`` second are remembered to skip next time.
@@ -52,35 +69,50 @@ def iso_utc(epoch: float) -> str:
     return datetime.fromtimestamp(epoch, tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-class Harvest:
+def _push(items: list[t.Any], item: t.Any) -> None:
+    items.append(item)
+    if len(items) > RECENT_IN_STATE:
+        del items[0]
+
+
+class Checkpoint:
     """A view on one stream's state dict that owns the ``harvest`` entry.
 
     Args:
         state: the stream's writable state dict (mutated in place).
         start_date: the ``start_date`` setting, used when there is no bookmark yet.
+        new_window: for a new harvest, the dialect's extras for its window, from the
+            ``modified_since`` it asks for (stored as ``window``).
     """
 
-    def __init__(self, state: dict[str, t.Any], *, start_date: str | None) -> None:
+    def __init__(
+        self,
+        state: dict[str, t.Any],
+        *,
+        start_date: str | None,
+        new_window: Callable[[str | None], dict[str, t.Any]] | None = None,
+    ) -> None:
         self.state = state
         harvest = state.get("harvest")
         self.resumed = isinstance(harvest, dict)
         if not self.resumed:
-            harvest = {
-                "cursor": None,
-                "modified_since": state.get("replication_key_value") or start_date,
-                "max_modified": None,
-                "started_at": None,
-                "at_max": [],
-            }
+            since = state.get("replication_key_value") or start_date
+            harvest = {"cursor": None, "modified_since": since, "max_modified": None,
+                       "started_at": None, "at_max": []}
+            window = new_window(since) if new_window else {}
+            if window:
+                harvest["window"] = window
             state["harvest"] = harvest
         self._h: dict[str, t.Any] = harvest  # type: ignore[assignment]
         # What the last complete harvest emitted at the bookmark second (replaced only when
         # this harvest completes): skipped if it comes back identical.
         self._skip = {tuple(item) for item in state.get("emitted_at_bookmark") or []}
 
+    # -- where the harvest stands -------------------------------------------------------
+
     @property
     def cursor(self) -> str | None:
-        """The cursor to request next (None: from the beginning)."""
+        """The cursor to request next (None: from the beginning of the window)."""
         cursor = self._h.get("cursor")
         return None if is_start(cursor) else cursor
 
@@ -88,6 +120,21 @@ class Harvest:
     def modified_since(self) -> str | None:
         """The ``modified_since`` this harvest asks for (None: everything)."""
         return self._h.get("modified_since")
+
+    @property
+    def window(self) -> dict[str, t.Any]:
+        """The dialect's extras of this harvest's window (OAI-PMH: set, prefix, until)."""
+        return dict(self._h.get("window") or {})
+
+    @property
+    def skip(self) -> int:
+        """Items at the start of the cursor's page that were already handled."""
+        return int(self._h.get("skip") or 0)
+
+    @property
+    def skip_key(self) -> str | None:
+        """Key of the last item handled (checked when a resumed page is passed over)."""
+        return self._h.get("skip_key")
 
     @property
     def bookmark(self) -> str | None:
@@ -107,51 +154,75 @@ class Harvest:
     @property
     def met_cursors(self) -> list[str | None]:
         """Cursors this harvest is known to have met: requested, or carried by a record."""
-        carried = [item[2] for item in self._h.get("recent") or [] if len(item) > 2]
+        carried = [item[2] for item in self._h.get("recent") or [] if len(item) > 2 and item[2]]
         return [*self._h.get("requested", []), *carried, self._h.get("cursor")]
 
     def note_requested(self, cursor: str | None) -> None:
         """Note a page request (kept for a resumed run's loop detection)."""
-        requested = self._h.setdefault("requested", [])
-        requested.append(cursor)
-        if len(requested) > RECENT_IN_STATE:
-            del requested[0]
+        _push(self._h.setdefault("requested", []), cursor)
 
     @property
     def recent_quarantine(self) -> list[str]:
         """Digests of the last lines quarantined."""
         return list(self.state.get("recent_quarantine") or [])
 
+    # -- moving on --------------------------------------------------------------------
+
     def remember(self, key: str, modified: str | None, cursor: str | None) -> None:
-        """Note an emitted record and its ``next_cursor`` (call before it is emitted)."""
-        recent = self._h.setdefault("recent", [])
-        recent.append([key, modified, cursor])
-        if len(recent) > RECENT_IN_STATE:
-            del recent[0]
+        """Note an emitted record and its cursor (call before it is emitted)."""
+        _push(self._h.setdefault("recent", []), [key, modified, cursor])
 
     def note_quarantined(self, digest: str) -> None:
-        """Note a quarantined line (call before it is emitted)."""
-        recent = self.state.setdefault("recent_quarantine", [])
-        recent.append(digest)
-        if len(recent) > RECENT_IN_STATE:
-            del recent[0]
+        """Note a quarantined item (call before it is emitted)."""
+        _push(self.state.setdefault("recent_quarantine", []), digest)
 
     def already_emitted(self, modified: str | None, key: str, raw_sha256: str) -> bool:
-        """True if the previous harvest emitted this very line at the bookmark second."""
+        """True if the previous harvest emitted this very item at the bookmark second."""
         return modified == self.modified_since and (key, raw_sha256) in self._skip
 
     def advance(
         self, cursor: str, modified: str | None, identity: tuple[str, str] | None = None
     ) -> None:
-        """Move the cursor past a record that is about to be emitted.
+        """Item cursors: move past an item (about to be emitted, skipped or quarantined).
 
         Args:
-            cursor: the record's ``next_cursor``.
-            modified: the record's ``modified`` (None for a quarantined line).
+            cursor: the item's own cursor (the one that resumes after it).
+            modified: the record's ``modified`` (None for a quarantined item).
             identity: ``(key, raw_sha256)`` of the record, to skip it next time if it comes
                 back unchanged at the bookmark second.
         """
         self._h["cursor"] = cursor
+        self._note_modified(modified, identity)
+
+    def note_handled(
+        self, key: str | None, modified: str | None, identity: tuple[str, str] | None = None
+    ) -> None:
+        """Page cursors: one more item of the current page is handled (call before emitting)."""
+        self._h["skip"] = self.skip + 1
+        self._h["skip_key"] = key
+        self._note_modified(modified, identity)
+
+    def next_page(self, cursor: str, items: int) -> None:
+        """Page cursors: the page of ``items`` items was read to its end; go to ``cursor``."""
+        self._h["position"] = int(self._h.get("position") or 0) + items
+        self._h["skip"] = max(self.skip - items, 0)
+        self._h["cursor"] = cursor
+
+    def restart_window(self) -> int:
+        """The source rejected the cursor: ask for the window from its start again.
+
+        Returns:
+            How many items at the window's start are already handled (passed over).
+        """
+        handled = int(self._h.get("position") or 0) + self.skip
+        self._h.update(cursor=None, position=0, skip=handled, requested=[])
+        return handled
+
+    def realign(self) -> None:
+        """Items passed over no longer match: read the window again, passing over nothing."""
+        self._h.update(cursor=None, position=0, skip=0, skip_key=None, requested=[])
+
+    def _note_modified(self, modified: str | None, identity: tuple[str, str] | None) -> None:
         if not modified:
             return
         newest = self._h.get("max_modified") or ""

@@ -16,7 +16,7 @@ human-readable reason listing every problem (the client quarantines the line)::
                       "creation_date_iso: 'c. 1850' is not an ISO 8601 date ...; "
                       "modified: 'x' is not an ISO 8601 datetime")
 
-Decisions (the contract in /work/shared/cms-api.md leaves these open):
+Decisions (the JSONL contract leaves these open):
 
 - Text: every string, nested ones and extra fields (names and values) included, goes through
   :func:`tap_museumcms.text.clean_text` (MARC separators and XML-illegal characters such as
@@ -366,15 +366,19 @@ class MediaRef(_CmsModel):
 
     media_id: str = Field(alias="MediaID")
     iiif_image_service: str | None = None
+    image_url: str | None = None
     width: int | None = Field(default=None, ge=0)
     height: int | None = Field(default=None, ge=0)
     format: str | None = None
     is_primary: StrictBool | None = None
+    caption: str | None = None
+    rights_uri: str | None = None
     extra_fields: dict[str, Any] | None = None
 
     _check_key = _key_validator("media_id")
-    _check_urls = _url_validator("iiif_image_service")
+    _check_urls = _url_validator("iiif_image_service", "image_url")
     _check_sizes = _size_validator()
+    _check_rights = field_validator("rights_uri", mode="before")(lambda value: _rights_uri(value))
 
     def to_item(self) -> dict[str, Any]:
         """The item as it appears in the object record's ``media`` array."""
@@ -398,6 +402,8 @@ class ObjectRecord(_CmsModel):
     dimensions: str | None = None
     department: str | None = None
     accession_number: str | None = None
+    lido_rec_id: str | None = None
+    object_published_id: str | None = None
     description: str | None = None
     credit_line: str | None = None
     rights_uri: str | None = None
@@ -455,11 +461,13 @@ class MediaRecord(_CmsModel):
     media_id: str = Field(alias="MediaID")
     object_id: str | None = Field(default=None, alias="ObjectID")
     iiif_image_service: str | None = None
+    image_url: str | None = None
     iiif_manifest_url: str | None = None
     format: str | None = None
     width: int | None = Field(default=None, ge=0)
     height: int | None = Field(default=None, ge=0)
     caption: str | None = None
+    rights_uri: str | None = None
     is_primary: StrictBool | None = None
     modified: str
     deleted: StrictBool | None = False
@@ -469,8 +477,9 @@ class MediaRecord(_CmsModel):
     _check_object = field_validator("object_id", mode="before")(
         lambda value: None if value is None else _as_key(value)
     )
-    _check_urls = _url_validator("iiif_image_service", "iiif_manifest_url")
+    _check_urls = _url_validator("iiif_image_service", "image_url", "iiif_manifest_url")
     _check_sizes = _size_validator()
+    _check_rights = field_validator("rights_uri", mode="before")(lambda value: _rights_uri(value))
     _check_modified = _modified_validator()
 
 

@@ -1,11 +1,16 @@
 """Cursor pagination: what a page's cursors mean, and the guards against loops.
 
-Pure and socket-free. The client feeds it the cursor a page was requested with and the
-cursors that page's records carried; it answers whether the harvest goes on, is complete,
-or has hit the server bug where the cursor stops advancing.
+Pure and socket-free. The harvest loop feeds it the cursor a page was requested with and the
+cursors the page carried; it answers whether the harvest goes on, is complete, or has hit a
+server bug where the cursor stops advancing or comes back.
 
-Contract recap (``cms-api.md``): every record carries ``next_cursor``, the cursor that resumes
-*after* it; an empty body ends the harvest; pages may overlap after a server-side retry.
+Two kinds of source:
+
+* item cursors (the JSONL contract): every record carries ``next_cursor``, the cursor that
+  resumes *after* it; an empty body ends the harvest; pages may overlap after a server-side
+  retry (:meth:`CursorGuard.judge`);
+* page cursors (an OAI-PMH ``resumptionToken``): the page ends with the cursor of the next
+  page, and says itself when the list is complete (:meth:`CursorGuard.judge_page`).
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ class PageVerdict(enum.Enum):
     REPEAT = "repeat"  #: only re-delivered records, no advance: request the same page again
     STUCK = "stuck"  #: the cursor did not advance: stop, say so, keep state
     LOOP = "loop"  #: the cursor came back to one already requested: stop, say so
+    EMPTY = "empty"  #: a page with no item and a new cursor: go on, but it is no progress
 
 
 @dataclass(frozen=True)
@@ -184,6 +190,48 @@ class CursorGuard:
                     f"{last_cursor!r}, which this harvest had already met; stopping this "
                     "stream instead of looping"
                 ),
+            )
+        return PageOutcome(PageVerdict.CONTINUE)
+
+    def judge_page(
+        self, *, requested: str | None, next_cursor: str | None, complete: bool, items: int
+    ) -> PageOutcome:
+        """Decide what comes after a page of a page-cursor source.
+
+        Args:
+            requested: the cursor the page was requested with (None: the window's start).
+            next_cursor: the cursor the page announced for the next one.
+            complete: the page said the list ends with it (an empty or absent token).
+            items: items on the page (records, deleted headers and unreadable ones).
+
+        Returns:
+            COMPLETE, STUCK (the same cursor again), LOOP (a cursor already met), EMPTY (no
+            item but a new cursor) or CONTINUE.
+        """
+        shown = requested if requested is not None else "<start>"
+        if complete or not next_cursor:
+            return PageOutcome(PageVerdict.COMPLETE, message="the list is complete")
+        if _normal(next_cursor) == _normal(requested):
+            return PageOutcome(
+                PageVerdict.STUCK,
+                message=(
+                    f"cursor stuck: the page requested with cursor {shown!r} announced the "
+                    "same cursor for the next page; stopping this stream instead of looping"
+                ),
+            )
+        if not self.meet(next_cursor):
+            return PageOutcome(
+                PageVerdict.LOOP,
+                message=(
+                    f"cursor loop: the page requested with cursor {shown!r} announced cursor "
+                    f"{next_cursor!r}, which this harvest had already met; stopping this "
+                    "stream instead of looping"
+                ),
+            )
+        if items == 0:
+            return PageOutcome(
+                PageVerdict.EMPTY,
+                message=f"the page requested with cursor {shown!r} held no record",
             )
         return PageOutcome(PageVerdict.CONTINUE)
 

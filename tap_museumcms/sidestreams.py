@@ -33,15 +33,20 @@ class SideStream(Stream):
         self._schema_sent = False
         self.fed = 0
 
-    def build(self, source: dict[str, t.Any]) -> dict[str, t.Any] | None:
+    def build(self, source: dict[str, t.Any], document: bytes | None) -> dict[str, t.Any] | None:
         """Turn what was fed into this stream's record (None: nothing to emit)."""
         return source
 
-    def feed(self, source: dict[str, t.Any]) -> None:
-        """Emit the record built from ``source`` now, if this stream is selected."""
+    def feed(self, source: dict[str, t.Any], document: bytes | None = None) -> None:
+        """Emit the record built from ``source`` now, if this stream is selected.
+
+        Args:
+            source: the record this stream's record is built from.
+            document: the source's own document for it, when it sent one (a LIDO record).
+        """
         if not self.selected:
             return
-        record = self.build(source)
+        record = self.build(source, document)
         if record is None:
             return
         if not self._schema_sent:
@@ -80,17 +85,17 @@ class DerivedStream(SideStream):
     primary_keys: t.ClassVar[list[str]] = ["object_id"]
     replication_key = None
 
-    def derive(self, obj: dict[str, t.Any]) -> dict[str, t.Any] | None:
+    def derive(self, obj: dict[str, t.Any], document: bytes | None) -> dict[str, t.Any] | None:
         """Build the document record of a live object (None: nothing to emit)."""
         raise NotImplementedError
 
-    def build(self, source: dict[str, t.Any]) -> dict[str, t.Any] | None:
+    def build(self, source: dict[str, t.Any], document: bytes | None) -> dict[str, t.Any] | None:
         if source.get("_sdc_deleted_at"):
             record = dict.fromkeys(self.schema["properties"])
             record.update(object_id=source["object_id"], modified=source.get("modified"),
                           _sdc_deleted_at=source["_sdc_deleted_at"])
         else:
-            record = self.derive(source)
+            record = self.derive(source, document)
             if record is None:
                 return None
             record["_sdc_deleted_at"] = None
@@ -118,7 +123,7 @@ class LidoRecordsStream(DerivedStream):
             record_info_base_url=config.get("record_info_base_url"),
         )
 
-    def derive(self, obj: dict[str, t.Any]) -> dict[str, t.Any] | None:
+    def derive(self, obj: dict[str, t.Any], document: bytes | None) -> dict[str, t.Any] | None:
         return lido_record(obj, self.options)
 
 
@@ -144,5 +149,5 @@ class IIIFManifestsStream(DerivedStream):
             provider_homepage=config.get("institution_url"),
         )
 
-    def derive(self, obj: dict[str, t.Any]) -> dict[str, t.Any] | None:
+    def derive(self, obj: dict[str, t.Any], document: bytes | None) -> dict[str, t.Any] | None:
         return manifest_record(obj, self.options)

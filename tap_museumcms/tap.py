@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 import sys
 import typing as t
+from functools import cached_property
 
 from singer_sdk import Tap
 from singer_sdk import typing as th
@@ -12,12 +13,13 @@ from singer_sdk.contrib.msgspec import MsgSpecWriter
 from singer_sdk.exceptions import ConfigValidationError
 from singer_sdk.helpers.capabilities import PluginCapabilities, TapCapabilities
 
-from tap_museumcms.client import TapError
 from tap_museumcms.clock import SYSTEM_CLOCK, Clock
-from tap_museumcms.ratelimit import RetryPolicy
+from tap_museumcms.dialects import DIALECTS, Dialect, make_dialect
+from tap_museumcms.errors import TapError
 from tap_museumcms.redact import install_secret_filter, url_secrets
 from tap_museumcms.sidestreams import IIIFManifestsStream, LidoRecordsStream, QuarantineStream
-from tap_museumcms.streams import MediaStream, ObjectsStream, RightsStream
+from tap_museumcms.streams import DERIVED, HARVESTED
+from tap_museumcms.transport import StreamStats, Transport
 
 if t.TYPE_CHECKING:
     from singer_sdk.streams import Stream
@@ -43,8 +45,20 @@ class TapMuseumCMS(Tap):
     ]
 
     config_jsonschema = th.PropertiesList(
+        th.Property("source", th.StringType, default="jsonl", allowed_values=sorted(DIALECTS),
+                    description="The protocol of the source: `jsonl` (the JSONL harvesting "
+                    "contract) or `oai-pmh` (an OAI-PMH repository serving LIDO or Dublin "
+                    "Core)."),
         th.Property("api_url", th.URIType, required=True,
-                    description="Base URL of the CMS harvesting API, e.g. https://cms.example.org/api"),
+                    description="Base URL of the source: the CMS harvesting API "
+                    "(https://cms.example.org/api) or the OAI-PMH base URL "
+                    "(https://www.kenom.de/oai)."),
+        th.Property("oai_metadata_prefix", th.StringType, default="lido",
+                    description="OAI-PMH only: the `metadataPrefix` to harvest (`lido`, "
+                    "`oai_lido`, `oai_dc`, ...); it must be a LIDO or Dublin Core format the "
+                    "repository lists in ListMetadataFormats."),
+        th.Property("oai_set", th.StringType,
+                    description="OAI-PMH only: harvest only this set (`setSpec`)."),
         th.Property("api_key", th.StringType, secret=True,
                     description="API key or token; sent as `Authorization: Bearer <key>` "
                     "(or `X-API-Key`, see auth_header). Never logged."),
@@ -103,22 +117,33 @@ class TapMuseumCMS(Tap):
         self.rng = random.Random()
         #: Streams that stopped on an error the other streams could run past.
         self.failures: list[str] = []
-        #: True once any response came back (connection errors before it mean bad settings).
-        self.seen_response = False
+        self._transport: Transport | None = None
         super().__init__(*args, **kwargs)
-        self.retry_policy = RetryPolicy(
-            max_retries=int(self.config.get("max_retries", 5)),
-            max_retry_after_seconds=float(self.config.get("max_retry_after_seconds", 300)),
-        )
         install_secret_filter(
             [str(self.config.get("api_key") or ""), *url_secrets(str(self.config.get("api_url")))]
         )
 
+    @cached_property
+    def dialect(self) -> Dialect:
+        """The source's protocol, from the ``source`` setting."""
+        return make_dialect(self.config)
+
+    @property
+    def transport(self) -> Transport:
+        """The run's HTTP client, built (and the source prepared) on first use."""
+        if self._transport is None:
+            self._transport = Transport.from_config(self.config, clock=self.clock, rng=self.rng)
+            self.dialect.prepare(self._transport, StreamStats())
+        return self._transport
+
     def discover_streams(self) -> list[Stream]:
-        """The resource streams, then the side streams they feed."""
+        """The resource streams (harvested or derived, by source), then the side streams."""
+        harvested = self.dialect.harvested
         streams: list[Stream] = [
-            ObjectsStream(self), RightsStream(self), MediaStream(self), QuarantineStream(self)
+            HARVESTED[name](self) if name in harvested else DERIVED[name](self)
+            for name in ("objects", "rights", "media")
         ]
+        streams.append(QuarantineStream(self))
         if self.config.get("lido_enabled", True):
             streams.append(LidoRecordsStream(self))
         if self.config.get("iiif_enabled", True):
@@ -127,7 +152,12 @@ class TapMuseumCMS(Tap):
 
     def sync_all(self) -> None:
         """Sync every stream; a stream stopped by a source error fails the run at the end."""
-        super().sync_all()
+        try:
+            super().sync_all()
+        finally:
+            if self._transport is not None:
+                self._transport.session.close()
+                self._transport = None
         if self.failures:
             raise TapError(
                 f"{len(self.failures)} stream(s) stopped early: " + "; ".join(self.failures)

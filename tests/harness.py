@@ -11,8 +11,8 @@ from dataclasses import dataclass, field
 from singer_sdk.contrib.msgspec import MsgSpecWriter
 from singer_sdk.singerlib import RecordMessage
 
-from tap_museumcms.client import TapError
 from tap_museumcms.clock import Clock, FakeClock
+from tap_museumcms.errors import TapError
 from tap_museumcms.tap import TapMuseumCMS
 
 

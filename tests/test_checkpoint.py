@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from tap_museumcms.checkpoint import Harvest
+from tap_museumcms.checkpoint import Checkpoint
 
 
 def test_first_harvest_uses_start_date_and_starts_from_the_beginning():
     state: dict = {}
-    harvest = Harvest(state, start_date="2020-01-01T00:00:00Z")
-    assert harvest.cursor is None
-    assert harvest.modified_since == "2020-01-01T00:00:00Z"
+    cp = Checkpoint(state, start_date="2020-01-01T00:00:00Z")
+    assert cp.cursor is None
+    assert cp.modified_since == "2020-01-01T00:00:00Z"
     assert state["harvest"]["modified_since"] == "2020-01-01T00:00:00Z"
 
 
@@ -17,87 +17,87 @@ def test_resume_keeps_cursor_and_the_modified_since_of_the_interrupted_harvest()
     state = {"replication_key": "modified", "replication_key_value": "2026-02-01T00:00:00Z",
              "harvest": {"cursor": "c7", "modified_since": "2026-01-01T00:00:00Z",
                          "max_modified": "2026-01-05T00:00:00Z", "started_at": None}}
-    harvest = Harvest(state, start_date=None)
-    assert harvest.resumed
-    assert harvest.cursor == "c7"
-    assert harvest.modified_since == "2026-01-01T00:00:00Z"
+    cp = Checkpoint(state, start_date=None)
+    assert cp.resumed
+    assert cp.cursor == "c7"
+    assert cp.modified_since == "2026-01-01T00:00:00Z"
 
 
 def test_complete_promotes_min_of_newest_record_and_server_start_and_clears_cursor():
     state: dict = {}
-    harvest = Harvest(state, start_date=None)
-    harvest.note_server_time("2026-11-29T09:00:00Z")
-    harvest.note_server_time("2026-11-29T09:30:00Z")  # later pages do not move the start
-    harvest.advance("c1", "2026-11-29T08:00:00Z")
-    harvest.advance("c2", "2026-11-29T09:10:00Z")  # changed during the harvest
-    assert harvest.complete() == "2026-11-29T09:00:00Z"
+    cp = Checkpoint(state, start_date=None)
+    cp.note_server_time("2026-11-29T09:00:00Z")
+    cp.note_server_time("2026-11-29T09:30:00Z")  # later pages do not move the start
+    cp.advance("c1", "2026-11-29T08:00:00Z")
+    cp.advance("c2", "2026-11-29T09:10:00Z")  # changed during the harvest
+    assert cp.complete() == "2026-11-29T09:00:00Z"
     assert state == {"replication_key": "modified",
                      "replication_key_value": "2026-11-29T09:00:00Z"}
 
 
 def test_bookmark_never_moves_backwards_and_empty_harvest_keeps_it():
     state = {"replication_key": "modified", "replication_key_value": "2026-05-01T00:00:00Z"}
-    harvest = Harvest(state, start_date=None)
-    assert harvest.modified_since == "2026-05-01T00:00:00Z"
-    harvest.note_server_time("2026-11-29T09:00:00Z")
-    assert harvest.complete() == "2026-05-01T00:00:00Z"
-    harvest = Harvest(state, start_date=None)
-    harvest.advance("c1", "2026-04-01T00:00:00Z")
-    assert harvest.complete() == "2026-05-01T00:00:00Z"
+    cp = Checkpoint(state, start_date=None)
+    assert cp.modified_since == "2026-05-01T00:00:00Z"
+    cp.note_server_time("2026-11-29T09:00:00Z")
+    assert cp.complete() == "2026-05-01T00:00:00Z"
+    cp = Checkpoint(state, start_date=None)
+    cp.advance("c1", "2026-04-01T00:00:00Z")
+    assert cp.complete() == "2026-05-01T00:00:00Z"
     assert "harvest" not in state
 
 
 def test_records_at_the_bookmark_second_are_skipped_next_time_only_if_identical():
     state: dict = {}
-    harvest = Harvest(state, start_date=None)
-    harvest.note_server_time("2026-11-29T09:00:00Z")
-    harvest.advance("c1", "2026-01-01T00:00:01Z", ("a", "sha-a"))
-    harvest.advance("c2", "2026-01-01T00:00:05Z", ("b", "sha-b"))
-    harvest.advance("c3", "2026-01-01T00:00:05Z", ("c", "sha-c"))
-    assert harvest.complete() == "2026-01-01T00:00:05Z"
+    cp = Checkpoint(state, start_date=None)
+    cp.note_server_time("2026-11-29T09:00:00Z")
+    cp.advance("c1", "2026-01-01T00:00:01Z", ("a", "sha-a"))
+    cp.advance("c2", "2026-01-01T00:00:05Z", ("b", "sha-b"))
+    cp.advance("c3", "2026-01-01T00:00:05Z", ("c", "sha-c"))
+    assert cp.complete() == "2026-01-01T00:00:05Z"
     assert state["emitted_at_bookmark"] == [["b", "sha-b"], ["c", "sha-c"]]
-    nxt = Harvest(state, start_date=None)
+    nxt = Checkpoint(state, start_date=None)
     assert nxt.already_emitted("2026-01-01T00:00:05Z", "b", "sha-b")
     assert not nxt.already_emitted("2026-01-01T00:00:05Z", "b", "sha-changed")
     assert not nxt.already_emitted("2026-01-01T00:00:06Z", "b", "sha-b")
     # A resumed harvest keeps what it must skip.
-    assert Harvest(state, start_date=None).already_emitted("2026-01-01T00:00:05Z", "c", "sha-c")
+    assert Checkpoint(state, start_date=None).already_emitted("2026-01-01T00:00:05Z", "c", "sha-c")
 
 
 def test_bookmark_from_server_start_remembers_nothing_to_skip():
     state: dict = {}
-    harvest = Harvest(state, start_date=None)
-    harvest.note_server_time("2026-01-01T00:00:03Z")
-    harvest.advance("c1", "2026-01-01T00:00:05Z", ("b", "sha-b"))
-    assert harvest.complete() == "2026-01-01T00:00:03Z"
+    cp = Checkpoint(state, start_date=None)
+    cp.note_server_time("2026-01-01T00:00:03Z")
+    cp.advance("c1", "2026-01-01T00:00:05Z", ("b", "sha-b"))
+    assert cp.complete() == "2026-01-01T00:00:03Z"
     assert "emitted_at_bookmark" not in state
 
 
 def test_recent_records_and_quarantined_lines_survive_in_state_for_a_resume():
     state: dict = {}
-    harvest = Harvest(state, start_date=None)
+    cp = Checkpoint(state, start_date=None)
     for i in range(60):
-        harvest.note_requested(f"r{i}")
-        harvest.remember(f"k{i}", f"t{i}", f"c{i}")
-        harvest.advance(f"c{i}", f"t{i}")
+        cp.note_requested(f"r{i}")
+        cp.remember(f"k{i}", f"t{i}", f"c{i}")
+        cp.advance(f"c{i}", f"t{i}")
     for i in range(55):
-        harvest.note_quarantined(f"d{i}")
-    resumed = Harvest(state, start_date=None)
+        cp.note_quarantined(f"d{i}")
+    resumed = Checkpoint(state, start_date=None)
     assert len(resumed.recent) == 50 and resumed.recent[-1] == ("k59", "t59")
     assert len(resumed.recent_quarantine) == 50 and resumed.recent_quarantine[-1] == "d54"
     met = resumed.met_cursors
     assert {"r59", "c59", "c10"} <= set(met) and "r5" not in met
     # The quarantined lines outlive the harvest: the next incremental run meets them again.
     resumed.complete()
-    assert Harvest(state, start_date=None).recent_quarantine[-1] == "d54"
+    assert Checkpoint(state, start_date=None).recent_quarantine[-1] == "d54"
 
 
 def test_an_equal_bookmark_keeps_the_newest_records_emitted_at_that_second():
     state: dict = {}
-    first = Harvest(state, start_date=None)
+    first = Checkpoint(state, start_date=None)
     first.advance("c1", "2026-01-01T00:00:05Z", ("a", "sha-a"))
     first.complete()
-    again = Harvest(state, start_date=None)
+    again = Checkpoint(state, start_date=None)
     assert again.already_emitted("2026-01-01T00:00:05Z", "a", "sha-a")
     again.advance("c1", "2026-01-01T00:00:05Z", ("a", "sha-a"))  # skipped, still at the max
     again.advance("c2", "2026-01-01T00:00:05Z", ("b", "sha-b"))  # changed within that second

@@ -103,7 +103,7 @@ def test_every_synthetic_object_with_images_gives_a_valid_manifest() -> None:
     elapsed = time.perf_counter() - started
     built = {m["id"]: m for m in manifests if m is not None}
     assert failures("IIIF 3.0 schema + rules, synthetic with images", built, validate) == {}
-    print(f"build_manifest: {len(objects) / elapsed:,.0f} objects/s ({elapsed:.3f} s for 2,000)")
+    print(f"build_manifest: {len(objects) / elapsed:,.0f} objects/s ({len(objects)} objects)")
     usable = sum(
         1
         for obj in objects

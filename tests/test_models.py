@@ -68,10 +68,13 @@ def test_tate_object_is_cleaned_renamed_and_keeps_its_extra_fields() -> None:
         {
             "media_id": "T00938_8",
             "iiif_image_service": "http://www.tate.org.uk/art/images/work/T/T00/T00938_8.jpg",
+            "image_url": None,
             "width": None,
             "height": None,
             "format": "image/jpeg",
             "is_primary": True,
+            "caption": None,
+            "rights_uri": None,
             "extra_fields": None,
         }
     ]

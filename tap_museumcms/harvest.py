@@ -1,0 +1,386 @@
+"""The harvest loop: page after page from the checkpoint, with one give-up rule for every source.
+
+A :class:`Harvester` runs one stream's harvest. For each page it writes a STATE (except before
+the run's first request), asks the dialect for the request at the checkpoint, sends it through
+the run's :class:`~tap_museumcms.transport.Transport`, hands each item to
+:class:`~tap_museumcms.triage.Triage`, moves the checkpoint *before* anything is emitted, and
+judges the page with :class:`~tap_museumcms.pagination.CursorGuard`.
+
+The give-up rule, the same for every source:
+
+* a page that makes no progress (its body broke before anything new, it only re-delivered
+  records already emitted, it held no item, or the source rejected the cursor right after a
+  restart) is tried again from the checkpoint, with backoff, up to ``max_retries`` times in a
+  row;
+* a page that proves the source is stuck (the cursor it announces is the one it was requested
+  with, or one the harvest already met) is not tried again;
+* either way the stream stops with one ERROR line, its checkpoint kept, the other streams run,
+  and the run exits non-zero at the end. Nothing is ever called complete that was cut short.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import typing as t
+from contextlib import closing
+from dataclasses import dataclass, field
+from email.utils import parsedate_to_datetime
+
+from tap_museumcms.checkpoint import Checkpoint, iso_utc
+from tap_museumcms.dialects.base import PageEnd, derived_rows
+from tap_museumcms.models import ValidationOptions
+from tap_museumcms.pagination import CursorGuard, PageVerdict
+from tap_museumcms.redact import sanitize_url
+from tap_museumcms.transport import BODY_ERRORS, StreamStats
+from tap_museumcms.triage import (
+    Cut,
+    Duplicate,
+    Emit,
+    PageInfo,
+    Quarantine,
+    Triage,
+    reason_category,
+)
+
+if t.TYPE_CHECKING:
+    from collections.abc import Iterator, Mapping
+
+    import requests
+
+    from tap_museumcms.dialects.base import Dialect, RawItem
+    from tap_museumcms.transport import Transport
+
+#: Bytes read from the socket at a time.
+CHUNK_BYTES = 64 * 1024
+
+
+class Outlet(t.Protocol):
+    """Where a harvest sends what is not its own stream's records (the SDK adapter)."""
+
+    def write_state(self) -> None:
+        """Write a STATE now."""
+
+    def quarantine(self, entry: dict[str, t.Any]) -> bool:
+        """Emit a quarantine entry; False when the quarantine stream is not selected."""
+
+    def derived(self, stream: str, record: dict[str, t.Any]) -> None:
+        """Emit a row derived from a record (rights and media of a whole-object source)."""
+
+    def documents(self, record: dict[str, t.Any], item: RawItem) -> None:
+        """Emit the documents derived from an emitted record (LIDO, IIIF)."""
+
+    def fail(self, message: str) -> None:
+        """The stream stopped early: fail the run at its end."""
+
+
+@dataclass
+class Page:
+    """Book-keeping for the page being read."""
+
+    info: PageInfo
+    skip: int  # items at its start that were handled before
+    end: PageEnd = field(default_factory=PageEnd)
+    items: int = 0
+    valid: int = 0
+    emitted: int = 0
+    quarantined: int = 0
+    duplicates: int = 0
+    last_cursor: str | None = None
+    last_cursor_was_new: bool = False
+    broken: str | None = None  # why the body could not be read to its end
+    misaligned: str | None = None  # the items passed over are not the ones handled before
+
+
+class Harvester:
+    """One stream's harvest from its checkpoint to the end of the list (or a clear stop).
+
+    Args:
+        stream: the harvested stream's name.
+        state: the stream's writable Singer state.
+        config: the tap settings.
+        dialect, transport, outlet: the source, the run's HTTP client, where side rows go.
+        logger: the stream's logger.
+    """
+
+    def __init__(
+        self,
+        stream: str,
+        state: dict[str, t.Any],
+        config: Mapping[str, t.Any],
+        *,
+        dialect: Dialect,
+        transport: Transport,
+        outlet: Outlet,
+        logger: logging.Logger,
+    ) -> None:
+        self.stream = stream
+        self.dialect = dialect
+        self.transport = transport
+        self.outlet = outlet
+        self.logger = logger
+        self.clock = transport.clock
+        self.stats = StreamStats()
+        self.checkpoint = Checkpoint(
+            state,
+            start_date=config.get("start_date"),
+            new_window=lambda since: dialect.window(stream, since),
+        )
+        self.guard = CursorGuard(seed=self.checkpoint.met_cursors)
+        self.triage = Triage(
+            stream,
+            self.checkpoint,
+            options=ValidationOptions(fuzzy_dates=config.get("fuzzy_dates", "quarantine")),
+            item_cursors=dialect.item_cursors,
+            derive=derived_rows if dialect.harvested == ("objects",) else None,
+            raw_max_bytes=int(config.get("quarantine_raw_max_bytes", 65536)),
+        )
+        self._started = 0.0
+
+    def run(self) -> Iterator[dict[str, t.Any]]:
+        """Harvest; yield this stream's records (side rows go to the outlet)."""
+        cp = self.checkpoint
+        self._started = self.clock.monotonic()
+        if cp.resumed:
+            self.logger.info("%s: resuming harvest at cursor %r (skip %d, modified_since=%s)",
+                             self.stream, cp.cursor, cp.skip, cp.modified_since)
+        else:
+            kind = "incremental" if cp.modified_since else "full"
+            self.logger.info("%s: starting %s harvest (modified_since=%s)",
+                             self.stream, kind, cp.modified_since)
+        limit = self.transport.policy.max_retries
+        failed = 0  # pages in a row without progress
+        while True:
+            requested, skipped = cp.cursor, cp.skip
+            self.guard.meet(requested)
+            cp.note_requested(requested)
+            if self.stats.pages:
+                # Before every request but the run's first (nothing to lose before it, and a
+                # run that fails at once leaves the saved state as it was).
+                self.outlet.write_state()
+            page = yield from self._fetch(requested, skipped)
+            self.stats.pages += 1
+            self._log_page(page)
+            progressed = (cp.cursor, cp.skip) != (requested, skipped)
+            stop = self._after(page, requested)
+            if stop is None:
+                failed = 0
+                self.triage.page_ok()
+                continue
+            if stop is _DONE:
+                return
+            failed = 1 if progressed else failed + 1
+            if stop.final or failed > limit:
+                self._give_up(stop.message if stop.final
+                              else f"{stop.message}, {failed} times in a row")
+                return
+            if stop.wait:
+                self.transport.backoff(failed - 1, limit, stop.message, page.info.url,
+                                       self.stats, category=stop.category)
+
+    def _fetch(self, requested: str | None, skip: int) -> t.Generator[dict, None, Page]:
+        """Request the page at the checkpoint and read it; return its book-keeping."""
+        cp = self.checkpoint
+        request = self.dialect.request(self.stream, requested, cp.modified_since, cp.window)
+        response = self.transport.get(
+            request, stats=self.stats, pass_errors=self.dialect.pass_errors
+        )
+        info = PageInfo(sanitize_url(response.url or request.full_url), requested,
+                        iso_utc(self.clock.time()))
+        page = Page(info=info, skip=skip)
+        server_time = _server_time(response, self.clock.time())
+        with closing(response):
+            try:
+                yield from self._read(response, page, server_time)
+            except BODY_ERRORS as exc:
+                page.broken = f"{type(exc).__name__} while reading the body"
+        cp.note_server_time(page.end.server_time or server_time)
+        for warning in page.end.warnings:
+            self.logger.warning("%s: %s", self.stream, warning)
+        return page
+
+    def _read(
+        self, response: requests.Response, page: Page, server_time: str
+    ) -> Iterator[dict[str, t.Any]]:
+        cp = self.checkpoint
+        to_skip = page.skip
+        noted = False
+        items = self.dialect.read(self.stream, response.iter_content(CHUNK_BYTES), page.end)
+        for item in items:
+            page.items += 1
+            if to_skip:
+                # A resumed page: pass over what was handled before, then check the last one.
+                to_skip -= 1
+                if not to_skip and cp.skip_key not in (None, _item_key(item)):
+                    page.misaligned = (f"expected {cp.skip_key!r} as item {page.skip} of the "
+                                       f"page, found {_item_key(item)!r}")
+                    return
+                continue
+            if not noted:  # before anything is emitted, so that any STATE carries it
+                cp.note_server_time(page.end.server_time or server_time)
+                noted = True
+            outcome = self.triage.judge(item, page.info, alone=page.items == 1)
+            if isinstance(outcome, Cut):
+                page.broken = f"the body ended in the middle of an item ({outcome.reason})"
+                return
+            record = self._apply(outcome, item, page)
+            if record is not None:
+                yield record
+
+    def _apply(self, outcome: t.Any, item: RawItem, page: Page) -> dict[str, t.Any] | None:
+        """Move the checkpoint for one judged item, then emit; return the record to yield."""
+        cp = self.checkpoint
+        modified = identity = None
+        if isinstance(outcome, Quarantine):
+            page.quarantined += 1
+            if outcome.entry is not None:
+                self._quarantine(outcome.entry)
+        elif isinstance(outcome, Duplicate):
+            page.valid += 1
+            page.duplicates += 1
+            self.stats.duplicates_skipped += 1
+            modified, identity = outcome.modified, (outcome.key, outcome.digest)
+        else:
+            page.valid += 1
+            modified, identity = outcome.modified, (outcome.key, outcome.digest)
+            cp.remember(outcome.key, modified, item.cursor)
+        if self.dialect.item_cursors:
+            if item.cursor:
+                advances = self.guard.meet(item.cursor)
+                page.last_cursor, page.last_cursor_was_new = item.cursor, advances
+                if advances:
+                    cp.advance(item.cursor, modified, identity)
+        else:
+            cp.note_handled(_item_key(item), modified, identity)
+        if not isinstance(outcome, Emit):
+            return None
+        for entry in outcome.rejected:
+            self._quarantine(entry)
+        for stream, row in outcome.derived:
+            self.outlet.derived(stream, row)
+        self.outlet.documents(outcome.record, item)
+        page.emitted += 1
+        self.stats.records += 1
+        return outcome.record
+
+    def _quarantine(self, entry: dict[str, t.Any]) -> None:
+        self.stats.quarantined[reason_category(entry["reason"])] += 1
+        # Noted before it is emitted: a resumed run that meets this item again skips it.
+        self.checkpoint.note_quarantined(entry["raw_sha256"])
+        self.outlet.quarantine(entry)
+
+    def _after(self, page: Page, requested: str | None) -> _Stop | None:
+        """What comes after a page: None (go on), _DONE, or a _Stop (no progress)."""
+        cp = self.checkpoint
+        if page.misaligned:
+            return self._realign(page, requested)
+        if page.broken:
+            return _Stop(f"the body broke at cursor {requested!r}: {page.broken}",
+                         category="body broken")
+        end = page.end
+        if end.restart:
+            handled = cp.restart_window()
+            self.guard = CursorGuard()
+            self.logger.warning("%s: %s; restarting the window from its start and passing over "
+                                "the %d items already handled", self.stream, end.restart, handled)
+            return _Stop(f"the source rejected the cursor: {end.restart}",
+                         category="cursor rejected", wait=False)
+        if self.dialect.item_cursors:
+            outcome = self.guard.judge(
+                requested=requested, last_cursor=page.last_cursor,
+                last_cursor_was_new=page.last_cursor_was_new, lines=page.items,
+                valid_records=page.valid, new_records=page.valid - page.duplicates,
+                progressed=(cp.cursor != requested))
+        else:
+            outcome = self.guard.judge_page(
+                requested=requested, next_cursor=end.next_cursor, complete=end.complete,
+                items=page.items)
+        verdict = outcome.verdict
+        if verdict is PageVerdict.COMPLETE:
+            if not self.dialect.item_cursors and cp.skip > page.items:
+                # The list ended before the items to pass over did: it changed.
+                page.misaligned = f"the list ended {cp.skip - page.items} items short"
+                return self._realign(page, requested)
+            if page.items and self.dialect.item_cursors:
+                self.logger.warning("%s: %s", self.stream, outcome.message)
+            bookmark = cp.complete()
+            self.outlet.write_state()
+            self._log_summary(bookmark)
+            return _DONE
+        if verdict in (PageVerdict.CONTINUE, PageVerdict.EMPTY) and not self.dialect.item_cursors:
+            cp.next_page(t.cast(str, end.next_cursor), page.items)
+        if verdict is PageVerdict.CONTINUE:
+            return None
+        if verdict is PageVerdict.EMPTY:
+            return _Stop(f"cursor stuck: {outcome.message}", category="empty page", wait=False)
+        if verdict is PageVerdict.REPEAT:
+            return _Stop(f"cursor stuck: {outcome.message}", category="page repeated")
+        return _Stop(outcome.message, final=True)
+
+    def _realign(self, page: Page, requested: str | None) -> _Stop:
+        self.logger.warning(
+            "%s: the source no longer lists the same items at cursor %r (%s); reading the "
+            "window again from its start: records already sent may be sent again (they merge "
+            "on their key)", self.stream, requested, page.misaligned)
+        self.checkpoint.realign()
+        self.guard = CursorGuard()
+        return _Stop(f"the list changed under cursor {requested!r}", category="list changed",
+                     wait=False)
+
+    def _give_up(self, message: str) -> None:
+        self.logger.error("%s: %s", self.stream, message)
+        self.outlet.fail(f"{self.stream}: {message}")
+        self.outlet.write_state()
+        self._log_summary(self.checkpoint.bookmark)
+
+    # -- logging ---------------------------------------------------------------------
+
+    def _log_page(self, page: Page) -> None:
+        elapsed = max(self.clock.monotonic() - self._started, 1e-9)
+        self.logger.info(
+            "%s page %d: %d records, %d quarantined, %d items, cursor %r -> %r%s (%.0f records/s)",
+            self.stream, self.stats.pages, page.emitted, page.quarantined, page.items,
+            page.info.cursor, page.last_cursor or page.end.next_cursor,
+            f"; interrupted: {page.broken}" if page.broken else "",
+            self.stats.records / elapsed,
+        )
+
+    def _log_summary(self, bookmark: str | None) -> None:
+        s = self.stats
+        quarantined = ", ".join(f"{k}: {v}" for k, v in s.quarantined.most_common()) or "none"
+        retries = ", ".join(f"{k}: {v}" for k, v in s.retries.most_common()) or "none"
+        self.logger.info(
+            "%s summary: %d records in %d pages, %d duplicates skipped; quarantined by reason: "
+            "%s; retries: %s; waited %.1f s; bookmark %s; %.1f s",
+            self.stream, s.records, s.pages, s.duplicates_skipped, quarantined, retries,
+            s.waited_seconds, bookmark, self.clock.monotonic() - self._started,
+        )
+
+
+@dataclass(frozen=True)
+class _Stop:
+    """A page without progress: why, and whether trying again can help."""
+
+    message: str
+    category: str = ""
+    final: bool = False  # the source proved it is stuck: do not try again
+    wait: bool = True  # back off before the next request
+
+
+_DONE = _Stop("done")
+
+
+def _item_key(item: RawItem) -> str:
+    """What identifies an item when a resumed page is passed over: its key, else its bytes."""
+    return item.key or "sha256:" + hashlib.sha256(item.raw).hexdigest()[:16]
+
+
+def _server_time(response: requests.Response, now: float) -> str:
+    """The server's ``Date`` (its clock decides what "modified since" means), else ours."""
+    value = response.headers.get("Date")
+    if value:
+        try:
+            return iso_utc(parsedate_to_datetime(value).timestamp())
+        except (TypeError, ValueError, IndexError):
+            pass
+    return iso_utc(now)
