@@ -41,6 +41,11 @@ Rules:
   cursor) and the last cursors it requested (``requested``). The digests of the last
   lines quarantined (``recent_quarantine``) sit beside the bookmark, outside the harvest, so
   they outlive it: a bad line after the last record comes back on the next incremental run.
+* With ``full_harvest_every_days``, a new harvest is a *full* one (no ``modified_since``) when
+  the last one (``last_full_harvest``) is that many days old: it carries a ``version``, its
+  records are sent with it, and when it completes the tap sends ACTIVATE_VERSION, so that the
+  target marks deleted every row the full harvest did not see again. That is how deletions
+  are found at a source that does not report them.
 * ``modified_since`` is inclusive, so the next run sees again the records modified exactly at
   the bookmark. The harvest remembers which ones it emitted (key and SHA-256 of the raw item,
   at most :data:`MAX_AT_BOOKMARK`) as ``emitted_at_bookmark``; the next run skips exactly
@@ -83,6 +88,8 @@ class Checkpoint:
         start_date: the ``start_date`` setting, used when there is no bookmark yet.
         new_window: for a new harvest, the dialect's extras for its window, from the
             ``modified_since`` it asks for (stored as ``window``).
+        full_every_days: the ``full_harvest_every_days`` setting (None: never).
+        now: the current time, epoch seconds (when a full harvest is due, and its version).
     """
 
     def __init__(
@@ -91,6 +98,8 @@ class Checkpoint:
         *,
         start_date: str | None,
         new_window: Callable[[str | None], dict[str, t.Any]] | None = None,
+        full_every_days: float | None = None,
+        now: float = 0.0,
     ) -> None:
         self.state = state
         harvest = state.get("harvest")
@@ -99,6 +108,8 @@ class Checkpoint:
             since = state.get("replication_key_value") or start_date
             harvest = {"cursor": None, "modified_since": since, "max_modified": None,
                        "started_at": None, "at_max": []}
+            if _full_due(state.get("last_full_harvest"), full_every_days, now):
+                harvest.update(modified_since=start_date, version=int(now))
             window = new_window(since) if new_window else {}
             if window:
                 harvest["window"] = window
@@ -125,6 +136,11 @@ class Checkpoint:
     def window(self) -> dict[str, t.Any]:
         """The dialect's extras of this harvest's window (OAI-PMH: set, prefix, until)."""
         return dict(self._h.get("window") or {})
+
+    @property
+    def version(self) -> int | None:
+        """The version of a full harvest (sent with its records), None for an incremental one."""
+        return self._h.get("version")
 
     @property
     def skip(self) -> int:
@@ -241,6 +257,9 @@ class Checkpoint:
             The bookmark now in force.
         """
         harvest = self.state.pop("harvest", None) or {}
+        if harvest.get("version") is not None:
+            self.state["last_full_harvest"] = harvest.get("started_at") or iso_utc(
+                harvest["version"])
         candidates = [v for v in (harvest.get("max_modified"), harvest.get("started_at")) if v]
         if harvest.get("max_modified") and candidates:
             new = min(candidates)
@@ -255,3 +274,16 @@ class Checkpoint:
         if self.state.get("replication_key_value"):
             self.state["replication_key"] = REPLICATION_KEY
         return self.state.get("replication_key_value")
+
+
+def _full_due(last: str | None, every_days: float | None, now: float) -> bool:
+    """Whether a full harvest is due: never done, or done ``every_days`` days ago or more."""
+    if every_days is None:
+        return False
+    if not last:
+        return True
+    try:
+        done = datetime.fromisoformat(last.replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        return True
+    return now - done >= every_days * 86400

@@ -133,5 +133,23 @@ class _Outlet:
         for side in self._documents:
             side.feed(record, item.document)
 
+    def _versioned(self) -> list[t.Any]:
+        """The harvested stream and the selected streams fed from its records."""
+        names = [self._stream.name]
+        if self._stream.name == "objects":
+            names += DOCUMENT_STREAMS
+            if self._tap.dialect.harvested == ("objects",):
+                names += ["rights", "media"]
+        streams = [self._tap.streams.get(name) for name in names]
+        return [stream for stream in streams if stream is not None and stream.selected]
+
+    def version(self, version: int | None) -> None:
+        for stream in self._versioned():
+            stream._stream_version = version  # the SDK sends it with every RECORD
+
+    def activate(self, version: int) -> None:
+        for stream in self._versioned():
+            stream._write_activate_version_message(version)
+
     def fail(self, message: str) -> None:
         self._tap.failures.append(message)

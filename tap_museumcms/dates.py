@@ -208,23 +208,39 @@ def _era_years(first: int, second: int, era: str | None) -> tuple[int, int] | No
     return first, second
 
 
+_NO_MATCH = _Core("", "")
+"""Marker: the text is not of this shape (as opposed to None: of this shape, but not a date)."""
+
+
 def _parse_core(text: str) -> _Core | None:
     """Parse one date without prefix words: a date, year, range, decade or century."""
-    era = None
-    match = _ERA_RE.search(text)
-    if match:
-        era = "bc" if "b" in match.group(1) else "ad"
-        text = text[: match.start()].strip()
-    else:
-        before = _ERA_BEFORE_RE.match(text)
-        if before:
-            era = "ad"
-            text = text[before.end() :].strip()
+    text, era = _split_era(text)
     if not text:
         return None
+    for parse in (_calendar_core, _year_core, _period_core):
+        found = parse(text, era)
+        if found is not _NO_MATCH:
+            return found
+    return None
 
+
+def _split_era(text: str) -> tuple[str, str | None]:
+    """``("500", "bc")`` for ``"500 BC"``; ``("1066", "ad")`` for ``"AD 1066"``."""
+    match = _ERA_RE.search(text)
+    if match:
+        return text[: match.start()].strip(), "bc" if "b" in match.group(1) else "ad"
+    before = _ERA_BEFORE_RE.match(text)
+    if before:
+        return text[before.end() :].strip(), "ad"
+    return text, None
+
+
+def _calendar_core(text: str, era: str | None) -> _Core | None:
+    """ISO dates and months, and dates with month names (never with an era)."""
+    if era is not None:
+        return _NO_MATCH
     iso = _ISO_DATE_RE.match(text)
-    if iso and era is None:
+    if iso:
         year, month, day = (int(part) for part in iso.groups())
         try:
             _dt.date(year, month, day)
@@ -232,9 +248,8 @@ def _parse_core(text: str) -> _Core | None:
             return None
         value = f"{year:04d}-{month:02d}-{day:02d}"
         return _Core(value, value)
-
     month_form = _ISO_MONTH_RE.match(text)
-    if month_form and era is None:
+    if month_form:
         year, month = int(month_form.group(1)), int(month_form.group(2))
         as_range = _expand_short(year, month_form.group(2))
         if as_range - year >= 100 or as_range < year or as_range // 100 != year // 100:
@@ -242,32 +257,32 @@ def _parse_core(text: str) -> _Core | None:
                 return None
             value = f"{year:04d}-{month:02d}"
             return _Core(value, value)
-
-    for pattern, order in (
-        (_DAY_MONTH_YEAR_RE, (0, 1, 2)),
-        (_MONTH_DAY_YEAR_RE, (1, 0, 2)),
-    ):
+    for pattern, order in ((_DAY_MONTH_YEAR_RE, (0, 1, 2)), (_MONTH_DAY_YEAR_RE, (1, 0, 2))):
         named = pattern.match(text)
-        if named and era is None:
+        if named:
             parts = named.groups()
-            day, month_name, year = parts[order[0]], parts[order[1]], parts[order[2]]
-            month = _MONTHS.get(month_name)
-            if month is None:
+            day, month_name, year_text = parts[order[0]], parts[order[1]], parts[order[2]]
+            number = _MONTHS.get(month_name)
+            if number is None:
                 return None
             try:
-                _dt.date(int(year), month, int(day))
+                _dt.date(int(year_text), number, int(day))
             except ValueError:
                 return None
-            value = f"{int(year):04d}-{month:02d}-{int(day):02d}"
+            value = f"{int(year_text):04d}-{number:02d}-{int(day):02d}"
             return _Core(value, value)
     month_year = _MONTH_YEAR_RE.match(text)
-    if month_year and era is None:
-        month = _MONTHS.get(month_year.group(1))
-        if month is None:
+    if month_year:
+        number = _MONTHS.get(month_year.group(1))
+        if number is None:
             return None
-        value = f"{int(month_year.group(2)):04d}-{month:02d}"
+        value = f"{int(month_year.group(2)):04d}-{number:02d}"
         return _Core(value, value)
+    return _NO_MATCH
 
+
+def _year_core(text: str, era: str | None) -> _Core | None:
+    """A year range (``1850-60``, ``500-400 BC``) or a single year."""
     span = _RANGE_RE.match(text)
     if span:
         start = int(span.group(1))
@@ -279,14 +294,17 @@ def _parse_core(text: str) -> _Core | None:
         if first > second:
             return None
         return _Core(_year_str(first), _year_str(second))
-
     single = _YEAR_RE.match(text)
     if single:
         if len(single.group(1)) < 3 and era is None:
             return None
         first, second = _era_years(int(single.group(1)), int(single.group(1)), era)
         return _Core(_year_str(first), _year_str(second))
+    return _NO_MATCH
 
+
+def _period_core(text: str, era: str | None) -> _Core | None:
+    """A decade (``1890s``, ``early 1850s``) or a century (``19th century``, ``5th century BC``)."""
     decade = _DECADE_RE.match(text)
     if decade and era is None:
         base = int(decade.group(2))
@@ -295,25 +313,24 @@ def _parse_core(text: str) -> _Core | None:
             return _Core(_year_str(base + low), _year_str(base + high), ("century",))
         low, high = _DECADE_PARTS[decade.group(1)]
         return _Core(_year_str(base + low), _year_str(base + high), ("decade",))
-
     century = _CENTURY_RE.match(text)
-    if century:
-        number = int(century.group(2))
-        if number < 1:
-            return None
-        part = century.group(1)
-        if part is not None:
-            part = part.replace(" the", "")
-        low, high = _CENTURY_PARTS[part]
-        if era is not None and era.startswith("b"):
-            # The 5th century BC runs from 500 BC to 401 BC: astronomical -499 .. -400.
-            start_bc = number * 100
-            first, second = 1 - (start_bc - low), 1 - (start_bc - high)
-        else:
-            base = (number - 1) * 100
-            first, second = base + low, base + high
-        return _Core(_year_str(first), _year_str(second), ("century",))
-    return None
+    if not century:
+        return _NO_MATCH
+    number = int(century.group(2))
+    if number < 1:
+        return None
+    part = century.group(1)
+    if part is not None:
+        part = part.replace(" the", "")
+    low, high = _CENTURY_PARTS[part]
+    if era is not None and era.startswith("b"):
+        # The 5th century BC runs from 500 BC to 401 BC: astronomical -499 .. -400.
+        start_bc = number * 100
+        first, second = 1 - (start_bc - low), 1 - (start_bc - high)
+    else:
+        base = (number - 1) * 100
+        first, second = base + low, base + high
+    return _Core(_year_str(first), _year_str(second), ("century",))
 
 
 def _parse_part(text: str) -> _Core | None:

@@ -32,7 +32,7 @@ from tap_museumcms.dialects.base import PageEnd, derived_rows
 from tap_museumcms.models import ValidationOptions
 from tap_museumcms.pagination import CursorGuard, PageVerdict
 from tap_museumcms.redact import sanitize_url
-from tap_museumcms.transport import BODY_ERRORS, StreamStats
+from tap_museumcms.transport import BODY_ERRORS, StreamStats, http_failure, read_bounded
 from tap_museumcms.triage import (
     Cut,
     Duplicate,
@@ -53,6 +53,8 @@ if t.TYPE_CHECKING:
 
 #: Bytes read from the socket at a time.
 CHUNK_BYTES = 64 * 1024
+#: How much of an HTTP error's body a dialect may read as a protocol answer.
+ERROR_BODY_BYTES = 256 * 1024
 
 
 class Outlet(t.Protocol):
@@ -69,6 +71,12 @@ class Outlet(t.Protocol):
 
     def documents(self, record: dict[str, t.Any], item: RawItem) -> None:
         """Emit the documents derived from an emitted record (LIDO, IIIF)."""
+
+    def version(self, version: int | None) -> None:
+        """Records from now on belong to this full harvest's version (None: no version)."""
+
+    def activate(self, version: int) -> None:
+        """The full harvest of this version is complete: send ACTIVATE_VERSION."""
 
     def fail(self, message: str) -> None:
         """The stream stopped early: fail the run at its end."""
@@ -121,10 +129,13 @@ class Harvester:
         self.logger = logger
         self.clock = transport.clock
         self.stats = StreamStats()
+        every = config.get("full_harvest_every_days")
         self.checkpoint = Checkpoint(
             state,
             start_date=config.get("start_date"),
             new_window=lambda since: dialect.window(stream, since),
+            full_every_days=float(every) if every is not None else None,
+            now=transport.clock.time(),
         )
         self.guard = CursorGuard(seed=self.checkpoint.met_cursors)
         self.triage = Triage(
@@ -135,19 +146,14 @@ class Harvester:
             derive=derived_rows if dialect.harvested == ("objects",) else None,
             raw_max_bytes=int(config.get("quarantine_raw_max_bytes", 65536)),
         )
-        self._started = 0.0
+        self.started = 0.0
 
     def run(self) -> Iterator[dict[str, t.Any]]:
         """Harvest; yield this stream's records (side rows go to the outlet)."""
         cp = self.checkpoint
-        self._started = self.clock.monotonic()
-        if cp.resumed:
-            self.logger.info("%s: resuming harvest at cursor %r (skip %d, modified_since=%s)",
-                             self.stream, cp.cursor, cp.skip, cp.modified_since)
-        else:
-            kind = "incremental" if cp.modified_since else "full"
-            self.logger.info("%s: starting %s harvest (modified_since=%s)",
-                             self.stream, kind, cp.modified_since)
+        self.started = self.clock.monotonic()
+        _log_start(self)
+        self.outlet.version(cp.version)
         limit = self.transport.policy.max_retries
         failed = 0  # pages in a row without progress
         while True:
@@ -160,7 +166,7 @@ class Harvester:
                 self.outlet.write_state()
             page = yield from self._fetch(requested, skipped)
             self.stats.pages += 1
-            self._log_page(page)
+            _log_page(self, page)
             progressed = (cp.cursor, cp.skip) != (requested, skipped)
             stop = self._after(page, requested)
             if stop is None:
@@ -189,9 +195,18 @@ class Harvester:
                         iso_utc(self.clock.time()))
         page = Page(info=info, skip=skip)
         server_time = _server_time(response, self.clock.time())
+        if response.status_code >= 400:
+            # An HTTP error whose body may be the protocol's answer (an OAI-PMH error).
+            body = read_bounded(response, ERROR_BODY_BYTES)
+            end = self.dialect.explain(response.status_code, body)
+            if end is None:
+                detail = body[:200].decode("utf-8", "replace").strip().replace("\n", " ")
+                raise http_failure(response, self.transport.api_url, detail or "(empty body)")
+            page.end = end
+            return page
         with closing(response):
             try:
-                yield from self._read(response, page, server_time)
+                yield from PageReader(self).read(response, page, server_time)
             except BODY_ERRORS as exc:
                 page.broken = f"{type(exc).__name__} while reading the body"
         cp.note_server_time(page.end.server_time or server_time)
@@ -199,7 +214,90 @@ class Harvester:
             self.logger.warning("%s: %s", self.stream, warning)
         return page
 
-    def _read(
+    def _after(self, page: Page, requested: str | None) -> _Stop | None:
+        """What comes after a page: None (go on), _DONE, or a _Stop (no progress)."""
+        cp = self.checkpoint
+        if page.misaligned:
+            return self._realign(page, requested)
+        end = page.end
+        broken = page.broken or end.broken
+        if broken:
+            return _Stop(f"the body broke at cursor {requested!r}: {broken}",
+                         category="body broken")
+        if end.restart:
+            handled = cp.restart_window()
+            self.guard = CursorGuard()
+            self.logger.warning("%s: %s; restarting the window from its start and passing over "
+                                "the %d items already handled", self.stream, end.restart, handled)
+            return _Stop(f"the source rejected the cursor: {end.restart}",
+                         category="cursor rejected", wait=False)
+        if self.dialect.item_cursors:
+            outcome = self.guard.judge(
+                requested=requested, last_cursor=page.last_cursor,
+                last_cursor_was_new=page.last_cursor_was_new, lines=page.items,
+                valid_records=page.valid, new_records=page.valid - page.duplicates,
+                progressed=(cp.cursor != requested))
+        else:
+            outcome = self.guard.judge_page(
+                requested=requested, next_cursor=end.next_cursor, complete=end.complete,
+                items=page.items)
+        verdict = outcome.verdict
+        if verdict is PageVerdict.COMPLETE:
+            if not self.dialect.item_cursors and cp.skip > page.items:
+                # The list ended before the items to pass over did: it changed.
+                page.misaligned = f"the list ended {cp.skip - page.items} items short"
+                return self._realign(page, requested)
+            if page.items and self.dialect.item_cursors:
+                self.logger.warning("%s: %s", self.stream, outcome.message)
+            if cp.version is not None:
+                # Before the STATE that ends the harvest: a run that dies in between sends
+                # it again when it resumes (the target's activation is idempotent).
+                self.outlet.activate(cp.version)
+            bookmark = cp.complete()
+            self.outlet.write_state()
+            _log_summary(self, bookmark)
+            return _DONE
+        if verdict in (PageVerdict.CONTINUE, PageVerdict.EMPTY) and not self.dialect.item_cursors:
+            cp.next_page(t.cast(str, end.next_cursor), page.items)
+        if verdict is PageVerdict.CONTINUE:
+            return None
+        if verdict is PageVerdict.EMPTY:
+            return _Stop(f"cursor stuck: {outcome.message}", category="empty page", wait=False)
+        if verdict is PageVerdict.REPEAT:
+            return _Stop(f"cursor stuck: {outcome.message}", category="page repeated")
+        return _Stop(outcome.message, final=True)
+
+    def _realign(self, page: Page, requested: str | None) -> _Stop:
+        self.logger.warning(
+            "%s: the source no longer lists the same items at cursor %r (%s); reading the "
+            "window again from its start: records already sent may be sent again (they merge "
+            "on their key)", self.stream, requested, page.misaligned)
+        self.checkpoint.realign()
+        self.guard = CursorGuard()
+        return _Stop(f"the list changed under cursor {requested!r}", category="list changed",
+                     wait=False)
+
+    def _give_up(self, message: str) -> None:
+        self.logger.error("%s: %s", self.stream, message)
+        self.outlet.fail(f"{self.stream}: {message}")
+        self.outlet.write_state()
+        _log_summary(self, self.checkpoint.bookmark)
+
+
+class PageReader:
+    """Reads one page's items: passes over what was handled before, triages, moves the
+    checkpoint, then emits (records are yielded, side output goes to the outlet)."""
+
+    def __init__(self, harvester: Harvester) -> None:
+        self.harvester = harvester
+        self.stream = harvester.stream
+        self.dialect = harvester.dialect
+        self.checkpoint = harvester.checkpoint
+        self.triage = harvester.triage
+        self.outlet = harvester.outlet
+        self.stats = harvester.stats
+
+    def read(
         self, response: requests.Response, page: Page, server_time: str
     ) -> Iterator[dict[str, t.Any]]:
         cp = self.checkpoint
@@ -246,7 +344,7 @@ class Harvester:
             cp.remember(outcome.key, modified, item.cursor)
         if self.dialect.item_cursors:
             if item.cursor:
-                advances = self.guard.meet(item.cursor)
+                advances = self.harvester.guard.meet(item.cursor)
                 page.last_cursor, page.last_cursor_was_new = item.cursor, advances
                 if advances:
                     cp.advance(item.cursor, modified, identity)
@@ -269,93 +367,6 @@ class Harvester:
         self.checkpoint.note_quarantined(entry["raw_sha256"])
         self.outlet.quarantine(entry)
 
-    def _after(self, page: Page, requested: str | None) -> _Stop | None:
-        """What comes after a page: None (go on), _DONE, or a _Stop (no progress)."""
-        cp = self.checkpoint
-        if page.misaligned:
-            return self._realign(page, requested)
-        if page.broken:
-            return _Stop(f"the body broke at cursor {requested!r}: {page.broken}",
-                         category="body broken")
-        end = page.end
-        if end.restart:
-            handled = cp.restart_window()
-            self.guard = CursorGuard()
-            self.logger.warning("%s: %s; restarting the window from its start and passing over "
-                                "the %d items already handled", self.stream, end.restart, handled)
-            return _Stop(f"the source rejected the cursor: {end.restart}",
-                         category="cursor rejected", wait=False)
-        if self.dialect.item_cursors:
-            outcome = self.guard.judge(
-                requested=requested, last_cursor=page.last_cursor,
-                last_cursor_was_new=page.last_cursor_was_new, lines=page.items,
-                valid_records=page.valid, new_records=page.valid - page.duplicates,
-                progressed=(cp.cursor != requested))
-        else:
-            outcome = self.guard.judge_page(
-                requested=requested, next_cursor=end.next_cursor, complete=end.complete,
-                items=page.items)
-        verdict = outcome.verdict
-        if verdict is PageVerdict.COMPLETE:
-            if not self.dialect.item_cursors and cp.skip > page.items:
-                # The list ended before the items to pass over did: it changed.
-                page.misaligned = f"the list ended {cp.skip - page.items} items short"
-                return self._realign(page, requested)
-            if page.items and self.dialect.item_cursors:
-                self.logger.warning("%s: %s", self.stream, outcome.message)
-            bookmark = cp.complete()
-            self.outlet.write_state()
-            self._log_summary(bookmark)
-            return _DONE
-        if verdict in (PageVerdict.CONTINUE, PageVerdict.EMPTY) and not self.dialect.item_cursors:
-            cp.next_page(t.cast(str, end.next_cursor), page.items)
-        if verdict is PageVerdict.CONTINUE:
-            return None
-        if verdict is PageVerdict.EMPTY:
-            return _Stop(f"cursor stuck: {outcome.message}", category="empty page", wait=False)
-        if verdict is PageVerdict.REPEAT:
-            return _Stop(f"cursor stuck: {outcome.message}", category="page repeated")
-        return _Stop(outcome.message, final=True)
-
-    def _realign(self, page: Page, requested: str | None) -> _Stop:
-        self.logger.warning(
-            "%s: the source no longer lists the same items at cursor %r (%s); reading the "
-            "window again from its start: records already sent may be sent again (they merge "
-            "on their key)", self.stream, requested, page.misaligned)
-        self.checkpoint.realign()
-        self.guard = CursorGuard()
-        return _Stop(f"the list changed under cursor {requested!r}", category="list changed",
-                     wait=False)
-
-    def _give_up(self, message: str) -> None:
-        self.logger.error("%s: %s", self.stream, message)
-        self.outlet.fail(f"{self.stream}: {message}")
-        self.outlet.write_state()
-        self._log_summary(self.checkpoint.bookmark)
-
-    # -- logging ---------------------------------------------------------------------
-
-    def _log_page(self, page: Page) -> None:
-        elapsed = max(self.clock.monotonic() - self._started, 1e-9)
-        self.logger.info(
-            "%s page %d: %d records, %d quarantined, %d items, cursor %r -> %r%s (%.0f records/s)",
-            self.stream, self.stats.pages, page.emitted, page.quarantined, page.items,
-            page.info.cursor, page.last_cursor or page.end.next_cursor,
-            f"; interrupted: {page.broken}" if page.broken else "",
-            self.stats.records / elapsed,
-        )
-
-    def _log_summary(self, bookmark: str | None) -> None:
-        s = self.stats
-        quarantined = ", ".join(f"{k}: {v}" for k, v in s.quarantined.most_common()) or "none"
-        retries = ", ".join(f"{k}: {v}" for k, v in s.retries.most_common()) or "none"
-        self.logger.info(
-            "%s summary: %d records in %d pages, %d duplicates skipped; quarantined by reason: "
-            "%s; retries: %s; waited %.1f s; bookmark %s; %.1f s",
-            self.stream, s.records, s.pages, s.duplicates_skipped, quarantined, retries,
-            s.waited_seconds, bookmark, self.clock.monotonic() - self._started,
-        )
-
 
 @dataclass(frozen=True)
 class _Stop:
@@ -368,6 +379,43 @@ class _Stop:
 
 
 _DONE = _Stop("done")
+
+
+def _log_start(harvester: Harvester) -> None:
+    cp, logger, stream = harvester.checkpoint, harvester.logger, harvester.stream
+    if cp.resumed:
+        logger.info("%s: resuming harvest at cursor %r (skip %d, modified_since=%s)",
+                    stream, cp.cursor, cp.skip, cp.modified_since)
+    else:
+        kind = "incremental" if cp.modified_since else "full"
+        logger.info("%s: starting %s harvest (modified_since=%s)", stream, kind, cp.modified_since)
+    if cp.version is not None:
+        logger.info("%s: full harvest, version %d: rows it does not see again will be marked "
+                    "deleted when it completes", stream, cp.version)
+
+
+def _log_page(harvester: Harvester, page: Page) -> None:
+    stats = harvester.stats
+    elapsed = max(harvester.clock.monotonic() - harvester.started, 1e-9)
+    broken = page.broken or page.end.broken
+    harvester.logger.info(
+        "%s page %d: %d records, %d quarantined, %d items, cursor %r -> %r%s (%.0f records/s)",
+        harvester.stream, stats.pages, page.emitted, page.quarantined, page.items,
+        page.info.cursor, page.last_cursor or page.end.next_cursor,
+        f"; interrupted: {broken}" if broken else "", stats.records / elapsed,
+    )
+
+
+def _log_summary(harvester: Harvester, bookmark: str | None) -> None:
+    s = harvester.stats
+    quarantined = ", ".join(f"{k}: {v}" for k, v in s.quarantined.most_common()) or "none"
+    retries = ", ".join(f"{k}: {v}" for k, v in s.retries.most_common()) or "none"
+    harvester.logger.info(
+        "%s summary: %d records in %d pages, %d duplicates skipped; quarantined by reason: "
+        "%s; retries: %s; waited %.1f s; bookmark %s; %.1f s",
+        harvester.stream, s.records, s.pages, s.duplicates_skipped, quarantined, retries,
+        s.waited_seconds, bookmark, harvester.clock.monotonic() - harvester.started,
+    )
 
 
 def _item_key(item: RawItem) -> str:

@@ -33,7 +33,8 @@ Mapping:
 All text is cleaned with :func:`tap_museumcms.text.strip_xml_illegal` (so ``\\x00`` and lone
 surrogates never reach JSON or PostgreSQL) and trimmed.
 
-:func:`check_manifest_rules` checks what the official JSON Schema does not (see its docstring).
+The tests check every manifest against the official JSON Schema and the rules it does not
+enforce (``tests/iiif_rules.py``).
 """
 
 from __future__ import annotations
@@ -242,8 +243,31 @@ def build_manifest(obj: Mapping[str, Any], options: IIIFOptions = IIIFOptions())
         if base.endswith(suffix):
             base = base[: -len(suffix)]
             break
-
     title = _text(obj.get("title")) or "[untitled]"
+    manifest: dict[str, Any] = {
+        "@context": PRESENTATION_CONTEXT,
+        "id": manifest_id,
+        "type": "Manifest",
+        "label": _lang(language, title),
+    }
+    _describe(manifest, obj, language)
+    manifest["provider"] = [_provider(manifest_id, options)]
+    primary = next((asset for asset in assets if asset[5]), assets[0])
+    service = primary[1]
+    manifest["thumbnail"] = [
+        {
+            "id": image_urls(service)[1],
+            "type": "Image",
+            "format": "image/jpeg",
+            "service": [_service(service)],
+        }
+    ]
+    manifest["items"] = [_canvas(base, *asset) for asset in assets]
+    return manifest
+
+
+def _describe(manifest: dict[str, Any], obj: Mapping[str, Any], language: str) -> None:
+    """Summary, metadata pairs, required statement and rights of the manifest."""
     maker = _text(obj.get("maker"))
     date = (
         _text(obj.get("creation_date_display"))
@@ -252,17 +276,9 @@ def build_manifest(obj: Mapping[str, Any], options: IIIFOptions = IIIFOptions())
     )
     credit_line = _text(obj.get("credit_line"))
     rights = _canonical_rights(_text(obj.get("rights_uri")))
-
-    manifest: dict[str, Any] = {
-        "@context": PRESENTATION_CONTEXT,
-        "id": manifest_id,
-        "type": "Manifest",
-        "label": _lang(language, title),
-    }
     summary = _text(obj.get("description")) or ", ".join(v for v in (maker, date) if v)
     if summary:
         manifest["summary"] = _lang(language, summary)
-
     metadata = []
     for label, value in (
         ("Maker", maker),
@@ -284,20 +300,6 @@ def build_manifest(obj: Mapping[str, Any], options: IIIFOptions = IIIFOptions())
         manifest["requiredStatement"] = _pair("Attribution", credit_line, language)
     if rights:
         manifest["rights"] = rights
-    manifest["provider"] = [_provider(manifest_id, options)]
-
-    primary = next((asset for asset in assets if asset[5]), assets[0])
-    service = primary[1]
-    manifest["thumbnail"] = [
-        {
-            "id": image_urls(service)[1],
-            "type": "Image",
-            "format": "image/jpeg",
-            "service": [_service(service)],
-        }
-    ]
-    manifest["items"] = [_canvas(base, *asset) for asset in assets]
-    return manifest
 
 
 def manifest_record(
@@ -322,132 +324,3 @@ def manifest_record(
         "manifest": manifest,
         "modified": obj.get("modified"),
     }
-
-
-# --------------------------------------------------------------------------- extra rules
-
-
-def _lang_map_ok(value: Any) -> bool:
-    """A language map with at least one language holding at least one non-empty string."""
-    return isinstance(value, Mapping) and any(
-        isinstance(strings, list) and any(isinstance(s, str) and s.strip() for s in strings)
-        for strings in value.values()
-    )
-
-
-def _target_id(target: Any) -> str | None:
-    if isinstance(target, str):
-        return target.split("#", 1)[0]
-    if isinstance(target, Mapping):
-        for key in ("id", "source"):
-            inner = target.get(key)
-            if isinstance(inner, str):
-                return inner.split("#", 1)[0]
-            if isinstance(inner, Mapping) and isinstance(inner.get("id"), str):
-                return inner["id"].split("#", 1)[0]
-    return None
-
-
-def _motivations(annotation: Mapping[str, Any]) -> list[Any]:
-    motivation = annotation.get("motivation")
-    return motivation if isinstance(motivation, list) else [motivation]
-
-
-def check_manifest_rules(manifest: dict) -> list[str]:
-    """Check the Presentation 3.0 rules that the official JSON Schema does not enforce.
-
-    Rules (each finding names its path):
-
-    - ``@context`` is, or ends with, ``http://iiif.io/api/presentation/3/context.json``.
-    - ``type`` is ``Manifest`` and ``label`` holds at least one non-empty string.
-    - ``items`` is non-empty (the schema accepts ``[]``).
-    - Canvas ids are unique.
-    - Every Annotation in a Canvas's ``items`` pages has the motivation ``painting`` and targets
-      that Canvas (an id, possibly with a ``#`` fragment, or a SpecificResource on it).
-      A Canvas whose ``items`` is empty is allowed (the specification says SHOULD).
-    - Every ``provider`` entry is an ``Agent`` with an ``id`` and a non-empty ``label``.
-    - ``rights`` is a canonical Creative Commons licence or public-domain tool URI or a
-      RightsStatements.org statement URI known to :mod:`tap_museumcms.rights` (the schema's
-      patterns are unanchored: they accept any string that merely contains such a URI).
-    - ``requiredStatement`` and every ``metadata`` entry have a non-empty ``label`` and ``value``.
-
-    Args:
-        manifest: A parsed manifest.
-
-    Returns:
-        Human-readable findings, e.g. ``["items: a Manifest needs at least one Canvas"]``;
-        ``[]`` when every rule holds.
-    """
-    if not isinstance(manifest, Mapping):
-        return ["(root): a Manifest must be a JSON object"]
-    problems: list[str] = []
-    context = manifest.get("@context")
-    last_context = context[-1] if isinstance(context, list) and context else context
-    if last_context != PRESENTATION_CONTEXT:
-        problems.append(f"@context: must be or end with {PRESENTATION_CONTEXT}")
-    if manifest.get("type") != "Manifest":
-        problems.append("type: must be 'Manifest'")
-    if not _lang_map_ok(manifest.get("label")):
-        problems.append("label: needs at least one non-empty string")
-
-    items = manifest.get("items")
-    if not isinstance(items, list) or not items:
-        problems.append("items: a Manifest needs at least one Canvas")
-        items = []
-    canvas_ids: set[str] = set()
-    for c_index, canvas in enumerate(items):
-        if not isinstance(canvas, Mapping):
-            continue
-        canvas_id = canvas.get("id")
-        if isinstance(canvas_id, str):
-            if canvas_id in canvas_ids:
-                problems.append(f"items/{c_index}/id: duplicate Canvas id {canvas_id}")
-            canvas_ids.add(canvas_id)
-        for p_index, page in enumerate(canvas.get("items") or []):
-            if not isinstance(page, Mapping):
-                continue
-            for a_index, annotation in enumerate(page.get("items") or []):
-                if not isinstance(annotation, Mapping):
-                    continue
-                path = f"items/{c_index}/items/{p_index}/items/{a_index}"
-                if "painting" not in _motivations(annotation):
-                    problems.append(f"{path}/motivation: Canvas content must be 'painting'")
-                if _target_id(annotation.get("target")) != canvas_id:
-                    problems.append(f"{path}/target: must target its Canvas {canvas_id}")
-
-    providers = manifest.get("provider")
-    if providers is not None:
-        for index, provider in enumerate(providers if isinstance(providers, list) else [None]):
-            path = f"provider/{index}"
-            if not isinstance(provider, Mapping):
-                problems.append(f"{path}: must be an Agent object")
-                continue
-            if provider.get("type") != "Agent":
-                problems.append(f"{path}/type: must be 'Agent'")
-            if not isinstance(provider.get("id"), str):
-                problems.append(f"{path}/id: required")
-            if not _lang_map_ok(provider.get("label")):
-                problems.append(f"{path}/label: required, with at least one non-empty string")
-
-    if "rights" in manifest:
-        rights = manifest.get("rights")
-        if not isinstance(rights, str) or _canonical_rights(rights) != rights:
-            problems.append(
-                f"rights: {rights!r} is not a canonical Creative Commons or "
-                "RightsStatements.org URI"
-            )
-
-    pairs: list[tuple[str, Any]] = []
-    if "requiredStatement" in manifest:
-        pairs.append(("requiredStatement", manifest.get("requiredStatement")))
-    metadata = manifest.get("metadata")
-    if isinstance(metadata, list):
-        pairs.extend((f"metadata/{index}", entry) for index, entry in enumerate(metadata))
-    for path, entry in pairs:
-        if not isinstance(entry, Mapping):
-            problems.append(f"{path}: must be a label/value object")
-            continue
-        for key in ("label", "value"):
-            if not _lang_map_ok(entry.get(key)):
-                problems.append(f"{path}/{key}: needs at least one non-empty string")
-    return problems

@@ -135,15 +135,14 @@ class CursorGuard:
         new_records: int,
         progressed: bool,
     ) -> PageOutcome:
-        """Decide what comes after a page.
+        """Decide what comes after a page of an item-cursor source.
 
         Args:
             requested: the cursor the page was requested with (None: from the beginning).
-            last_cursor: the ``next_cursor`` of the page's last line that had one.
-            last_cursor_was_new: whether that cursor was met for the first time on this page.
-            lines: non-blank lines in the body (0: the body was empty).
-            valid_records: records on the page that passed validation.
-            new_records: valid records not already delivered (not in the overlap window).
+            last_cursor: the ``next_cursor`` of the page's last line that had one, and
+                ``last_cursor_was_new`` whether it was met for the first time on this page.
+            lines: non-blank lines in the body (0: the body was empty); ``valid_records`` of
+                them passed validation, ``new_records`` were not delivered before.
             progressed: whether the checkpoint moved during the page.
 
         Returns:
@@ -152,45 +151,29 @@ class CursorGuard:
         shown = requested if requested is not None else "<start>"
         if lines == 0:
             return PageOutcome(PageVerdict.COMPLETE, message="empty page: harvest complete")
+        if new_records == 0 and progressed:
+            # Re-delivered records whose cursors lead on, or only quarantined lines.
+            return PageOutcome(PageVerdict.CONTINUE)
+        if new_records == 0 and valid_records > 0:
+            # Only an empty body ends a harvest: a page that re-delivered what was already
+            # emitted (a server-side retry) is asked for again.
+            return PageOutcome(PageVerdict.REPEAT, message=(
+                f"the page requested with cursor {shown!r} re-delivered only records already "
+                "emitted and did not advance"))
         if new_records == 0:
-            if progressed:
-                # Re-delivered records whose cursors lead on, or only quarantined lines.
-                return PageOutcome(PageVerdict.CONTINUE)
-            if valid_records > 0:
-                # Only an empty body ends a harvest: a page that re-delivered what was already
-                # emitted (a server-side retry) is asked for again.
-                return PageOutcome(
-                    PageVerdict.REPEAT,
-                    message=(
-                        f"the page requested with cursor {shown!r} re-delivered only records "
-                        "already emitted and did not advance"
-                    ),
-                )
-            return PageOutcome(
-                PageVerdict.COMPLETE,
-                message=(
-                    f"page requested with cursor {shown!r} carried no cursor beyond it and no "
-                    "valid record (only quarantined lines): harvest complete"
-                ),
-            )
+            return PageOutcome(PageVerdict.COMPLETE, message=(
+                f"page requested with cursor {shown!r} carried no cursor beyond it and no "
+                "valid record (only quarantined lines): harvest complete"))
         if last_cursor is None or _normal(last_cursor) == _normal(requested):
-            return PageOutcome(
-                PageVerdict.STUCK,
-                message=(
-                    f"cursor stuck: the page requested with cursor {shown!r} returned "
-                    f"{valid_records} record(s) whose last next_cursor is the same cursor; "
-                    "stopping this stream instead of looping (a known CMS server bug)"
-                ),
-            )
+            return PageOutcome(PageVerdict.STUCK, message=(
+                f"cursor stuck: the page requested with cursor {shown!r} returned "
+                f"{valid_records} record(s) whose last next_cursor is the same cursor; "
+                "stopping this stream instead of looping (a known CMS server bug)"))
         if not last_cursor_was_new:
-            return PageOutcome(
-                PageVerdict.LOOP,
-                message=(
-                    f"cursor loop: the page requested with cursor {shown!r} ended with cursor "
-                    f"{last_cursor!r}, which this harvest had already met; stopping this "
-                    "stream instead of looping"
-                ),
-            )
+            return PageOutcome(PageVerdict.LOOP, message=(
+                f"cursor loop: the page requested with cursor {shown!r} ended with cursor "
+                f"{last_cursor!r}, which this harvest had already met; stopping this stream "
+                "instead of looping"))
         return PageOutcome(PageVerdict.CONTINUE)
 
     def judge_page(

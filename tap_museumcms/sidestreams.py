@@ -7,14 +7,17 @@ the side stream's own turn. Its SCHEMA is sent before its first record.
 
 from __future__ import annotations
 
+import hashlib
 import typing as t
 
+from lxml import etree
 from singer_sdk.helpers.conform import TypeConformanceLevel
 from singer_sdk.streams import Stream
 
 from tap_museumcms.iiif import IIIFOptions, manifest_record
 from tap_museumcms.lido import LidoOptions, lido_record
 from tap_museumcms.schemas import load_schema
+from tap_museumcms.standards.validate import lido_version
 
 if t.TYPE_CHECKING:
     from collections.abc import Iterable
@@ -77,6 +80,7 @@ class QuarantineStream(SideStream):
 
 
 PROVENANCE = ("_source_url", "_source_cursor", "_fetched_at", "_raw_sha256")
+_PARSER = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=True)
 
 
 class DerivedStream(SideStream):
@@ -105,7 +109,12 @@ class DerivedStream(SideStream):
 
 
 class LidoRecordsStream(DerivedStream):
-    """One LIDO 1.1 XML record per valid object.
+    """One LIDO XML record per valid object.
+
+    When the source sent its own LIDO record (an OAI-PMH repository), that record is passed
+    through unchanged once it is valid against the LIDO 1.1 or 1.0 XSD; an invalid one goes to
+    ``quarantine`` (stream ``lido_records``), never altered. Otherwise a LIDO 1.1 record is
+    built from the object (:mod:`tap_museumcms.lido`).
 
     Record shape::
 
@@ -124,7 +133,29 @@ class LidoRecordsStream(DerivedStream):
         )
 
     def derive(self, obj: dict[str, t.Any], document: bytes | None) -> dict[str, t.Any] | None:
-        return lido_record(obj, self.options)
+        if document is None:
+            return lido_record(obj, self.options)
+        version, errors = lido_version(etree.fromstring(document, _PARSER))
+        if version is not None:
+            return {"object_id": obj["object_id"], "lido_xml": document.decode("utf-8"),
+                    "lido_version": version, "modified": obj.get("modified")}
+        shown = "; ".join(errors[:3]) + ("; ..." if len(errors) > 3 else "")
+        self._reject(obj, document, "the source's LIDO record is not valid against the LIDO "
+                     f"1.1 or 1.0 XSD (it is not passed through altered): {shown}")
+        return None
+
+    def _reject(self, obj: dict[str, t.Any], document: bytes, reason: str) -> None:
+        quarantine = self._tap.streams.get("quarantine")
+        if quarantine is None:
+            return
+        limit = int(self.config.get("quarantine_raw_max_bytes", 65536))
+        quarantine.feed({
+            "stream": self.name, "raw_sha256": hashlib.sha256(document).hexdigest(),
+            "key": obj["object_id"], "reason": reason,
+            "raw": document[:limit].decode("utf-8", "backslashreplace"),
+            "raw_size": len(document), "cursor": obj.get("_source_cursor"),
+            "source_url": obj.get("_source_url"), "received_at": obj.get("_fetched_at"),
+        })
 
 
 class IIIFManifestsStream(DerivedStream):

@@ -59,6 +59,14 @@ class TapMuseumCMS(Tap):
                     "repository lists in ListMetadataFormats."),
         th.Property("oai_set", th.StringType,
                     description="OAI-PMH only: harvest only this set (`setSpec`)."),
+        th.Property("full_harvest_every_days", th.IntegerType,
+                    description="Every this many days, harvest everything instead of the "
+                    "changes, then send ACTIVATE_VERSION so that the target marks deleted "
+                    "(`_sdc_deleted_at`) every row the full harvest did not see again: how "
+                    "deletions are found at a source that does not report them (OAI-PMH "
+                    "`deletedRecord` `no` or `transient`, the public museum APIs). Needs a "
+                    "target that honours ACTIVATE_VERSION (target-postgres with "
+                    "`add_record_metadata`). Unset: never; 0: every run."),
         th.Property("api_key", th.StringType, secret=True,
                     description="API key or token; sent as `Authorization: Bearer <key>` "
                     "(or `X-API-Key`, see auth_header). Never logged."),

@@ -326,6 +326,21 @@ def drain(response: requests.Response, limit: int = 64 * 1024) -> None:
         response.close()
 
 
+def read_bounded(response: requests.Response, limit: int) -> bytes:
+    """A body's first ``limit`` bytes (or all of it, if shorter); closes the response."""
+    body = bytearray()
+    try:
+        for chunk in response.iter_content(64 * 1024):
+            body += chunk
+            if len(body) >= limit:
+                break
+    except BODY_ERRORS:
+        pass
+    finally:
+        response.close()
+    return bytes(body[:limit])
+
+
 def excerpt(response: requests.Response, limit: int = 200) -> str:
     """The start of a body, on one line, for an error message; closes the response."""
     try:

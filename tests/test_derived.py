@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import pytest
 from harness import run_tap
+from iiif_rules import iiif_validator
 from validity import failures
 
 from tap_museumcms.clock import FakeClock
 from tap_museumcms.refserver.collection import GeneratedCollection, SampleCollection
 from tap_museumcms.refserver.server import ReferenceServer
-from tap_museumcms.standards.validate import iiif_validator, lido_validator
+from tap_museumcms.standards.validate import lido_validator
 
 
 @pytest.mark.parametrize(

@@ -12,18 +12,17 @@ from typing import Any
 import jsonschema
 import pytest
 from fixtures.standards import synthetic as SYNTHETIC
+from iiif_rules import check_manifest_rules, iiif_schema, iiif_validator
 from validity import failures
 
 from tap_museumcms.iiif import (
     IIIFOptions,
     build_manifest,
-    check_manifest_rules,
     manifest_id_for,
     manifest_record,
 )
 from tap_museumcms.lido import LidoOptions, lido_record
 from tap_museumcms.schemas import load_schema
-from tap_museumcms.standards.validate import iiif_schema, iiif_validator
 from tap_museumcms.text import strip_xml_illegal
 
 FIXTURES = Path(__file__).parent / "fixtures" / "standards"

@@ -24,7 +24,6 @@ from dataclasses import dataclass, field
 if t.TYPE_CHECKING:
     from collections.abc import Iterable, Iterator, Mapping
 
-    from tap_museumcms.errors import TapError
     from tap_museumcms.transport import PageRequest, StreamStats, Transport
 
 
@@ -64,6 +63,7 @@ class PageEnd:
         complete: the source says the list is complete after this page.
         next_cursor: page-cursor dialects: the cursor of the next page.
         restart: the source rejected the cursor (an expired token): why.
+        broken: the body could not be read to its end (its envelope was cut): why.
         server_time: the server's clock for this response (ISO), when the body says it.
         warnings: things worth one log line (a quirk the dialect worked around).
     """
@@ -71,6 +71,7 @@ class PageEnd:
     complete: bool = False
     next_cursor: str | None = None
     restart: str | None = None
+    broken: str | None = None
     server_time: str | None = None
     warnings: list[str] = field(default_factory=list)
 
@@ -112,8 +113,16 @@ class Dialect:
         """Split a body into items, in order; fill ``end`` when the body is over."""
         raise NotImplementedError
 
-    def explain(self, status: int, body: bytes) -> TapError | None:
-        """An HTTP error whose body the protocol explains (with ``pass_errors``)."""
+    def explain(self, status: int, body: bytes) -> PageEnd | None:
+        """Read an HTTP error's body as a protocol answer (with ``pass_errors``).
+
+        Returns:
+            How the page ended (an expired cursor, an empty list), or None when the body is
+            no answer of the protocol (the error is then reported as an HTTP failure).
+
+        Raises:
+            TapError: the answer means the settings cannot work.
+        """
         return None
 
 

@@ -1,25 +1,22 @@
-"""Offline validators of derived records: LIDO 1.1 (XSD), IIIF Presentation 3.0 (JSON Schema).
+"""Offline LIDO validation: the LIDO 1.1 and 1.0 XSDs vendored next to this module.
 
-Both use the schema files vendored next to this module (see ``SOURCE.md``) and never the network.
-``jsonschema`` is a test/optional dependency (lxml a runtime one), imported only when a validator is
-first built; each validator is built once and cached.
+The schema files and their imports are in ``lido/`` (see ``SOURCE.md``); the network is never
+used. Each schema is compiled once and cached.
 
 Usage::
 
     errors = lido_validator()(lido_xml)      # [] when valid, else ["line 3: Element ...", ...]
-    errors = iiif_validator()(manifest)      # [] when valid, else ["items: [] should be non-empty"]
+    version, errors = lido_version(element)  # "1.1", "1.0", or None with the 1.1 errors
 """
 
 from __future__ import annotations
 
 import functools
-import json
 from collections.abc import Callable
 from importlib import resources
 from typing import Any
 
-LIDO_XSD = "lido/lido-v1.1.xsd"
-IIIF_SCHEMA = "iiif/iiif_3_0.json"
+LIDO_XSDS = {"1.1": "lido/lido-v1.1.xsd", "1.0": "lido/lido-v1.0.xsd"}
 
 
 def _path(relative: str) -> str:
@@ -28,8 +25,17 @@ def _path(relative: str) -> str:
 
 
 @functools.cache
-def lido_validator() -> Callable[[str], list[str]]:
-    """Return a function that validates one LIDO document against the LIDO 1.1 XSD.
+def _lido_schema(version: str) -> Any:
+    from lxml import etree
+
+    # no_network: imports resolve to the vendored files only.
+    parser = etree.XMLParser(no_network=True, resolve_entities=False)
+    return etree.XMLSchema(etree.parse(_path(LIDO_XSDS[version]), parser))
+
+
+@functools.cache
+def lido_validator(version: str = "1.1") -> Callable[[str], list[str]]:
+    """Return a function that validates one LIDO document against the LIDO XSD of ``version``.
 
     Returns:
         ``validate(xml_text) -> list[str]``: the parse or schema errors with line numbers,
@@ -37,9 +43,7 @@ def lido_validator() -> Callable[[str], list[str]]:
     """
     from lxml import etree
 
-    # no_network: imports resolve to the vendored files only.
-    parser = etree.XMLParser(no_network=True, resolve_entities=False)
-    schema = etree.XMLSchema(etree.parse(_path(LIDO_XSD), parser))
+    schema = _lido_schema(version)
     doc_parser = etree.XMLParser(no_network=True, resolve_entities=False, huge_tree=False)
 
     def validate(xml_text: str) -> list[str]:
@@ -54,32 +58,22 @@ def lido_validator() -> Callable[[str], list[str]]:
     return validate
 
 
-@functools.cache
-def iiif_schema() -> dict[str, Any]:
-    """The vendored IIIF Presentation 3.0 JSON Schema, parsed."""
-    with open(_path(IIIF_SCHEMA), encoding="utf-8") as handle:
-        return json.load(handle)
+def lido_version(element: Any) -> tuple[str | None, list[str]]:
+    """The LIDO version a parsed ``<lido:lido>`` element is valid against.
 
-
-@functools.cache
-def iiif_validator() -> Callable[[dict[str, Any]], list[str]]:
-    """Return a function that validates one manifest: JSON Schema, then the extra rules.
+    LIDO 1.0 and 1.1 share a namespace and most 1.0 records are valid 1.1 too, so the version
+    the record declares in ``xsi:schemaLocation`` is checked first, then 1.1, then 1.0.
 
     Returns:
-        ``validate(manifest) -> list[str]``: schema errors (``"path: message"``) followed by
-        :func:`tap_museumcms.iiif.check_manifest_rules` findings; ``[]`` when valid.
+        ``("1.1", [])``, ``("1.0", [])``, or ``(None, errors)`` with the first schema's errors.
     """
-    import jsonschema
-
-    from tap_museumcms.iiif import check_manifest_rules
-
-    validator = jsonschema.Draft7Validator(iiif_schema())
-
-    def validate(manifest: dict[str, Any]) -> list[str]:
-        errors = [
-            f"{'/'.join(str(part) for part in error.absolute_path) or '(root)'}: {error.message}"
-            for error in validator.iter_errors(manifest)
-        ]
-        return errors + check_manifest_rules(manifest)
-
-    return validate
+    location = element.get("{http://www.w3.org/2001/XMLSchema-instance}schemaLocation") or ""
+    order = ("1.0", "1.1") if "v1.0" in location else ("1.1", "1.0")
+    errors: list[str] = []
+    for version in order:
+        schema = _lido_schema(version)
+        if schema.validate(element):
+            return version, []
+        if not errors:
+            errors = [f"line {error.line}: {error.message}" for error in schema.error_log]
+    return None, errors
