@@ -47,13 +47,18 @@ Rules:
   target marks deleted every row the full harvest did not see again. That is how deletions
   are found at a source that does not report them.
 * ``modified_since`` is inclusive, so the next run sees again the records modified exactly at
-  the bookmark. The harvest remembers which ones it emitted (key and SHA-256 of the raw item,
-  at most :data:`MAX_AT_BOOKMARK`) as ``emitted_at_bookmark``; the next run skips exactly
-  those, so a record is sent again only if it changed.
+  the bookmark (a whole day, with an OAI-PMH repository of day granularity). The harvest
+  remembers which ones it emitted (a 64-bit digest of key and raw SHA-256, at most
+  :data:`MAX_AT_BOOKMARK`) and writes them as ``emitted_at_bookmark`` when it completes; the
+  next run skips exactly those, so a record is sent again only if it changed. The list is kept
+  in memory while the harvest runs (not in every STATE): after a kill, the records of the
+  newest second emitted before it may be sent once more by the next incremental run (they
+  merge on their key).
 """
 
 from __future__ import annotations
 
+import hashlib
 import typing as t
 from datetime import UTC, datetime
 
@@ -63,8 +68,8 @@ if t.TYPE_CHECKING:
     from collections.abc import Callable
 
 REPLICATION_KEY = "modified"
-#: How many records sharing the newest ``modified`` second are remembered to skip next time.
-MAX_AT_BOOKMARK = 200
+#: How many records sharing the newest ``modified`` are remembered to skip next time.
+MAX_AT_BOOKMARK = 5000
 #: How many of the last emitted records a harvest keeps in state (overlap after a resume).
 RECENT_IN_STATE = 50
 
@@ -107,7 +112,7 @@ class Checkpoint:
         if not self.resumed:
             since = state.get("replication_key_value") or start_date
             harvest = {"cursor": None, "modified_since": since, "max_modified": None,
-                       "started_at": None, "at_max": []}
+                       "started_at": None}
             if _full_due(state.get("last_full_harvest"), full_every_days, now):
                 harvest.update(modified_since=start_date, version=int(now))
             window = new_window(since) if new_window else {}
@@ -117,7 +122,10 @@ class Checkpoint:
         self._h: dict[str, t.Any] = harvest  # type: ignore[assignment]
         # What the last complete harvest emitted at the bookmark second (replaced only when
         # this harvest completes): skipped if it comes back identical.
-        self._skip = {tuple(item) for item in state.get("emitted_at_bookmark") or []}
+        self._skip = {_identity(item) for item in state.get("emitted_at_bookmark") or []}
+        # What this harvest emitted at its newest ``modified`` (None: too many to remember).
+        self._at_max: dict[str, None] | None = dict.fromkeys(
+            _identity(item) for item in harvest.pop("at_max", None) or [])
 
     # -- where the harvest stands -------------------------------------------------------
 
@@ -194,7 +202,7 @@ class Checkpoint:
 
     def already_emitted(self, modified: str | None, key: str, raw_sha256: str) -> bool:
         """True if the previous harvest emitted this very item at the bookmark second."""
-        return modified == self.modified_since and (key, raw_sha256) in self._skip
+        return modified == self.modified_since and _identity((key, raw_sha256)) in self._skip
 
     def advance(
         self, cursor: str, modified: str | None, identity: tuple[str, str] | None = None
@@ -244,11 +252,11 @@ class Checkpoint:
         newest = self._h.get("max_modified") or ""
         if newest < modified:
             self._h["max_modified"] = modified
-            self._h["at_max"] = [list(identity)] if identity else []
-        elif newest == modified and identity and self._h.get("at_max") is not None:
-            at_max = self._h.setdefault("at_max", [])
-            # Too many records share the second: remember none (they are sent again).
-            self._h["at_max"] = at_max + [list(identity)] if len(at_max) < MAX_AT_BOOKMARK else None
+            self._at_max = dict.fromkeys([_identity(identity)] if identity else [])
+        elif newest == modified and identity and self._at_max is not None:
+            self._at_max[_identity(identity)] = None
+            if len(self._at_max) > MAX_AT_BOOKMARK:
+                self._at_max = None  # too many share it: remember none (they are sent again)
 
     def complete(self) -> str | None:
         """End the harvest: promote the bookmark and clear the cursor.
@@ -266,9 +274,9 @@ class Checkpoint:
             old = self.state.get("replication_key_value")
             if not old or new >= old:
                 self.state["replication_key_value"] = new
-                if new == harvest["max_modified"] and harvest.get("at_max"):
+                if new == harvest["max_modified"] and self._at_max:
                     # Includes what this harvest skipped at the same second: all of it is sent.
-                    self.state["emitted_at_bookmark"] = harvest["at_max"]
+                    self.state["emitted_at_bookmark"] = list(self._at_max)
                 elif not old or new > old:
                     self.state.pop("emitted_at_bookmark", None)
         if self.state.get("replication_key_value"):
@@ -287,3 +295,14 @@ def _full_due(last: str | None, every_days: float | None, now: float) -> bool:
     except ValueError:
         return True
     return now - done >= every_days * 86400
+
+
+def _identity(item: t.Any) -> str:
+    """A record's identity at the bookmark: 16 hex digits of its key and raw digest.
+
+    Accepts ``(key, raw_sha256)`` pairs (also as stored by earlier versions) and digests.
+    """
+    if isinstance(item, str):
+        return item
+    key, digest = item
+    return hashlib.blake2b(f"{key}\x00{digest}".encode(), digest_size=8).hexdigest()

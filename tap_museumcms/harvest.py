@@ -9,9 +9,12 @@ judges the page with :class:`~tap_museumcms.pagination.CursorGuard`.
 The give-up rule, the same for every source:
 
 * a page that makes no progress (its body broke before anything new, it only re-delivered
-  records already emitted, it held no item, or the source rejected the cursor right after a
-  restart) is tried again from the checkpoint, with backoff, up to ``max_retries`` times in a
-  row;
+  records already emitted, or it held no item) is tried again from the checkpoint, with
+  backoff, up to ``max_retries`` times in a row;
+* a cursor the source rejects (an expired token) restarts the window, passing over what was
+  handled; a source that rejects cursors more than ``max_retries`` times in a row before the
+  harvest gets past what it had handled (tokens that expire faster than it can catch up) is
+  stuck as well;
 * a page that proves the source is stuck (the cursor it announces is the one it was requested
   with, or one the harvest already met) is not tried again;
 * either way the stream stops with one ERROR line, its checkpoint kept, the other streams run,
@@ -147,6 +150,8 @@ class Harvester:
             raw_max_bytes=int(config.get("quarantine_raw_max_bytes", 65536)),
         )
         self.started = 0.0
+        #: Cursor rejections since an item was last handled (not passed over).
+        self.restarts = 0
 
     def run(self) -> Iterator[dict[str, t.Any]]:
         """Harvest; yield this stream's records (side rows go to the outlet)."""
@@ -225,6 +230,13 @@ class Harvester:
             return _Stop(f"the body broke at cursor {requested!r}: {broken}",
                          category="body broken")
         if end.restart:
+            self.restarts += 1
+            if self.restarts > self.transport.policy.max_retries:
+                return _Stop(
+                    f"cursor stuck: the source rejected the cursor {self.restarts} times in a "
+                    "row before the harvest got past the items it had already handled (its "
+                    f"tokens expire faster than a restart catches up); last: {end.restart}",
+                    final=True)
             handled = cp.restart_window()
             self.guard = CursorGuard()
             self.logger.warning("%s: %s; restarting the window from its start and passing over "
@@ -317,6 +329,7 @@ class PageReader:
             if not noted:  # before anything is emitted, so that any STATE carries it
                 cp.note_server_time(page.end.server_time or server_time)
                 noted = True
+            self.harvester.restarts = 0
             outcome = self.triage.judge(item, page.info, alone=page.items == 1)
             if isinstance(outcome, Cut):
                 page.broken = f"the body ended in the middle of an item ({outcome.reason})"

@@ -40,6 +40,13 @@ Mapping (object field -> LIDO 1.1 element):
   ``/full/full/`` for Image API 2) with its pixel width/height, a thumbnail representation
   (``lido00451``), ``resourceType`` digital image and ``rightsResource`` (the asset's
   ``rights_uri`` if it has one, else the object's).
+- ``iiif_manifest_url`` -> one more ``resourceRepresentation`` whose ``linkResource`` has
+  ``formatResource="application/ld+json"``: in the first asset's ``resourceSet``, after its image
+  representations (how the Paul Mellon Centre's LIDO links its IIIF manifests, quoted in
+  github.com/ArtResearch/dt2c, ``test/Pharos/Datasets/Pmc/PhotoSpec.hs``); an object without
+  media gets a ``resourceSet`` of its own holding only that representation and the
+  ``resourceType`` term "IIIF Manifest" (the reference server's form).
+  :func:`tap_museumcms.dialects.lido_in.map_lido` reads both back.
 
 Terminology URIs are those of the LIDO Terminology (terminology.lido-schema.org) as used in the
 official LIDO 1.1 example records.
@@ -55,7 +62,7 @@ from urllib.parse import quote
 
 from lxml import etree as ET
 
-from tap_museumcms.dates import parse_date_range
+from tap_museumcms.dates import DateRange, parse_date_range
 from tap_museumcms.text import strip_xml_illegal
 
 LIDO_VERSION = "1.1"
@@ -82,6 +89,10 @@ AAT_DIGITAL_IMAGES = "http://vocab.getty.edu/aat/300215302"
 AAT_PIXELS = "http://vocab.getty.edu/aat/300266190"
 AAT_WIDTH = "http://vocab.getty.edu/aat/300055647"
 AAT_HEIGHT = "http://vocab.getty.edu/aat/300055644"
+MANIFEST_FORMAT = "application/ld+json"
+"""``formatResource`` of the link to the object's IIIF Presentation manifest."""
+MANIFEST_RESOURCE_TYPE = "IIIF Manifest"
+"""``resourceType`` term of a resource set that holds only the manifest link."""
 
 _ID_TYPES = {"local": TYPE_LOCAL, "uri": TYPE_URI}
 
@@ -229,8 +240,13 @@ def _creation_date(obj: Mapping[str, Any]) -> tuple[str | None, Any]:
     iso = _text(obj.get("creation_date_iso"))
     raw = _text(obj.get("creation_date_raw"))
     display = _text(obj.get("creation_date_display")) or raw or iso
+    if iso:
+        # Already a real ISO date, year-month or year (the models checked it): taken as it is,
+        # never re-read as text ("1900-12" is December 1900, not 1900 to 1912).
+        day = iso[:10]
+        return display, DateRange(earliest=day, latest=day, qualifier=None)
     parsed = None
-    for candidate in (iso, raw, _text(obj.get("creation_date_display"))):
+    for candidate in (raw, _text(obj.get("creation_date_display"))):
         parsed = parse_date_range(candidate)
         if parsed is not None:
             break
@@ -330,10 +346,22 @@ def _administrative(
             b.sub(info, "recordMetadataDate", modified)
 
     media = _media(obj)
-    if media:
+    manifest = _text(obj.get("iiif_manifest_url"))
+    if media or manifest:
         resources = b.sub(admin, "resourceWrap")
-        for item in media:
-            _resource_set(b, resources, item, rights_uri, credit_line)
+        for index, item in enumerate(media):
+            first_manifest = manifest if index == 0 else None
+            _resource_set(b, resources, item, rights_uri, credit_line, first_manifest)
+        if manifest and not media:
+            resource = b.sub(resources, "resourceSet")
+            _manifest_representation(b, resource, manifest)
+            b.sub(b.sub(resource, "resourceType"), "term", MANIFEST_RESOURCE_TYPE, lang="en")
+
+
+def _manifest_representation(b: _Builder, resource: ET.Element, manifest: str) -> None:
+    """The link to the IIIF Presentation manifest, a JSON-LD representation of the resource."""
+    representation = b.sub(resource, "resourceRepresentation")
+    b.sub(representation, "linkResource", manifest, formatResource=MANIFEST_FORMAT)
 
 
 def _resource_set(
@@ -342,6 +370,7 @@ def _resource_set(
     item: Mapping[str, Any],
     object_rights: str | None,
     credit_line: str | None,
+    manifest: str | None = None,
 ) -> None:
     resource = b.sub(parent, "resourceSet")
     media_id = _text(item.get("media_id"))
@@ -350,9 +379,9 @@ def _resource_set(
     service = _text(item.get("iiif_image_service"))
     if service:
         full, thumbnail = image_urls(service)
-        fmt = _text(item.get("format")) or "image/jpeg"
+        # The link is a IIIF Image API derivative (``default.jpg``): JPEG, whatever the master.
         representation = b.sub(resource, "resourceRepresentation", type=REPRESENTATION_FULL)
-        b.sub(representation, "linkResource", full, formatResource=fmt)
+        b.sub(representation, "linkResource", full, formatResource="image/jpeg")
         for aat, label, key in ((AAT_WIDTH, "width", "width"), (AAT_HEIGHT, "height", "height")):
             size = _positive_int(item.get(key))
             if size is not None:
@@ -362,6 +391,8 @@ def _resource_set(
                 b.sub(measure, "measurementValue", str(size))
         thumb = b.sub(resource, "resourceRepresentation", type=REPRESENTATION_THUMBNAIL)
         b.sub(thumb, "linkResource", thumbnail, formatResource="image/jpeg")
+    if manifest:
+        _manifest_representation(b, resource, manifest)
     b.concept(resource, "resourceType", AAT_DIGITAL_IMAGES, "digital images")
     caption = _text(item.get("caption"))
     if caption:

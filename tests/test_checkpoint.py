@@ -55,8 +55,9 @@ def test_records_at_the_bookmark_second_are_skipped_next_time_only_if_identical(
     cp.advance("c2", "2026-01-01T00:00:05Z", ("b", "sha-b"))
     cp.advance("c3", "2026-01-01T00:00:05Z", ("c", "sha-c"))
     assert cp.complete() == "2026-01-01T00:00:05Z"
-    assert state["emitted_at_bookmark"] == [["b", "sha-b"], ["c", "sha-c"]]
+    assert len(state["emitted_at_bookmark"]) == 2  # compact digests of b and c
     nxt = Checkpoint(state, start_date=None)
+    assert not nxt.already_emitted("2026-01-01T00:00:05Z", "a", "sha-a")
     assert nxt.already_emitted("2026-01-01T00:00:05Z", "b", "sha-b")
     assert not nxt.already_emitted("2026-01-01T00:00:05Z", "b", "sha-changed")
     assert not nxt.already_emitted("2026-01-01T00:00:06Z", "b", "sha-b")
@@ -102,4 +103,24 @@ def test_an_equal_bookmark_keeps_the_newest_records_emitted_at_that_second():
     again.advance("c1", "2026-01-01T00:00:05Z", ("a", "sha-a"))  # skipped, still at the max
     again.advance("c2", "2026-01-01T00:00:05Z", ("b", "sha-b"))  # changed within that second
     assert again.complete() == "2026-01-01T00:00:05Z"
-    assert state["emitted_at_bookmark"] == [["a", "sha-a"], ["b", "sha-b"]]
+    last = Checkpoint(state, start_date=None)
+    assert len(state["emitted_at_bookmark"]) == 2
+    assert last.already_emitted("2026-01-01T00:00:05Z", "a", "sha-a")
+    assert last.already_emitted("2026-01-01T00:00:05Z", "b", "sha-b")
+
+
+def test_states_of_earlier_versions_with_pairs_still_skip():
+    state = {"replication_key_value": "2026-01-01T00:00:05Z",
+             "emitted_at_bookmark": [["a", "sha-a"]]}
+    assert Checkpoint(state, start_date=None).already_emitted("2026-01-01T00:00:05Z", "a", "sha-a")
+
+
+def test_up_to_5000_records_at_the_bookmark_are_remembered_beyond_none():
+    for count, remembered in ((5000, 5000), (5001, None)):
+        state: dict = {}
+        cp = Checkpoint(state, start_date=None)
+        for i in range(count):
+            cp.advance(f"c{i}", "2026-01-01T00:00:00Z", (f"k{i}", f"sha{i}"))
+        cp.complete()
+        got = state.get("emitted_at_bookmark")
+        assert (len(got) if got else None) == remembered

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from tap_museumcms.refserver import OaiSettings
 from tap_museumcms.refserver.collection import GeneratedCollection
 from tap_museumcms.refserver.server import Faults, ReferenceServer
 
@@ -50,12 +51,19 @@ def identity(message: dict) -> tuple[str, str]:
     return message["stream"], message["record"][KEYS[message["stream"]]]
 
 
-@pytest.mark.parametrize("kills", [[1, 2500, 2501], [120, 3000, 333, 1500]])
-def test_sigkill_then_resume_loses_nothing_and_resends_nothing_committed(tmp_path, kills):
+@pytest.mark.parametrize(
+    ("source", "kills"),
+    [("jsonl", [1, 2500, 2501]), ("jsonl", [120, 3000, 333, 1500]),
+     ("oai-pmh", [7, 2000, 2001, 900])],
+)
+def test_sigkill_then_resume_loses_nothing_and_resends_nothing_committed(tmp_path, source, kills):
     collection = GeneratedCollection(2500, invalid_every=13)
-    with ReferenceServer(collection) as server:
+    with ReferenceServer(collection, oai=OaiSettings(page_size=97)) as server:
         config = tmp_path / "config.json"
-        config.write_text(json.dumps({"api_url": server.url, "page_size": 97}))
+        settings = {"api_url": server.url, "page_size": 97}
+        if source == "oai-pmh":
+            settings = {"source": source, "api_url": server.url + "/oai"}
+        config.write_text(json.dumps(settings))
         committed: set[tuple[str, str]] = set()
         seen: set[tuple[str, str]] = set()
         state = None
@@ -76,15 +84,21 @@ def test_sigkill_then_resume_loses_nothing_and_resends_nothing_committed(tmp_pat
                 assert code == 0
             else:
                 assert code == -signal.SIGKILL
-        expected = {
-            (stream, key)
-            for stream in ("objects", "rights", "media")
-            for key in server.expected(stream).valid_keys
-        }
-    got = {(s, k) for s, k in committed if s in ("objects", "rights", "media")}
+        if source == "oai-pmh":
+            truth = server.expected_oai()
+            expected = {("objects", key) for key in truth.valid_keys}
+        else:
+            truth = server.expected("objects")
+            expected = {
+                (stream, key)
+                for stream in ("objects", "rights", "media")
+                for key in server.expected(stream).valid_keys
+            }
+    streams = ("objects",) if source == "oai-pmh" else ("objects", "rights", "media")
+    got = {(s, k) for s, k in committed if s in streams}
     assert got == expected, f"lost: {sorted(expected - got)[:5]}"
     quarantined = {k for s, k in committed if s == "quarantine"}
-    assert len(quarantined) == len(server.expected("objects").invalid_positions)
+    assert len(quarantined) == len(truth.invalid_positions)
     # Every valid object has its LIDO record and, having images, its manifest.
     objects = {k for s, k in committed if s == "objects"}
     assert {k for s, k in committed if s == "lido_records"} == objects

@@ -10,11 +10,12 @@ import typing as t
 
 from tap_museumcms.dialects.base import Dialect, PageEnd, RawItem, derived_rows
 from tap_museumcms.dialects.cms_jsonl import CmsJsonl
+from tap_museumcms.dialects.oai import OaiPmh
 
 if t.TYPE_CHECKING:
     from collections.abc import Mapping
 
-DIALECTS: dict[str, type[Dialect]] = {CmsJsonl.name: CmsJsonl}
+DIALECTS: dict[str, type[Dialect]] = {CmsJsonl.name: CmsJsonl, OaiPmh.name: OaiPmh}
 
 
 def make_dialect(config: Mapping[str, t.Any]) -> Dialect:

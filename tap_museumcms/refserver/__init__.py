@@ -6,7 +6,7 @@ the tap::
     from tap_museumcms.refserver import GeneratedCollection, ReferenceServer
 
     with ReferenceServer(GeneratedCollection(10_000, invalid_every=50)) as server:
-        print(server.url)  # http://127.0.0.1:PORT  → GET /objects, /rights, /media
+        print(server.url)  # http://127.0.0.1:PORT  → GET /objects, /rights, /media, /oai
 
 From a shell: ``python -m tap_museumcms.refserver --collection sample`` prints
 ``READY http://127.0.0.1:PORT`` and serves until SIGTERM.
@@ -21,6 +21,7 @@ from tap_museumcms.refserver.collection import (
     GeneratedCollection,
     SampleCollection,
 )
+from tap_museumcms.refserver.oai import OaiSettings
 from tap_museumcms.refserver.server import Faults, ReferenceServer, ServerStats
 
 __all__ = [
@@ -29,6 +30,7 @@ __all__ = [
     "Expected",
     "Faults",
     "GeneratedCollection",
+    "OaiSettings",
     "ReferenceServer",
     "SampleCollection",
     "ServerStats",

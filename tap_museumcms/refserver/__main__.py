@@ -3,6 +3,10 @@
     python -m tap_museumcms.refserver --port 0 --collection generated:100000 --invalid-every 50
     READY http://127.0.0.1:41234
 
+The OAI-PMH face (``/oai``) is always on; ``--oai-granularity seconds|day``,
+``--oai-deleted-record persistent|transient|no``, ``--oai-page-size N`` and ``--oai-token-ttl S``
+set its :class:`~tap_museumcms.refserver.oai.OaiSettings`.
+
 Prints exactly one ``READY <url>`` line on stdout, serves until SIGTERM or SIGINT, exits 0. The
 token may come from ``MUSEUMCMS_REF_TOKEN`` instead of ``--token`` (keeps it out of process lists).
 """
@@ -17,6 +21,7 @@ import sys
 import threading
 
 from tap_museumcms.refserver.collection import Collection, GeneratedCollection, SampleCollection
+from tap_museumcms.refserver.oai import DELETED_RECORD, GRANULARITIES, OaiSettings
 from tap_museumcms.refserver.server import MAX_LIMIT, Faults, ReferenceServer
 
 
@@ -46,12 +51,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--faults", default=None, help='JSON, e.g. {"status_429_every": 5}')
     parser.add_argument("--max-limit", type=int, default=MAX_LIMIT)
     parser.add_argument("--verbose", action="store_true")
+    parser.add_argument("--oai-granularity", choices=sorted(GRANULARITIES), default="seconds")
+    parser.add_argument("--oai-deleted-record", choices=DELETED_RECORD, default="persistent")
+    parser.add_argument("--oai-page-size", type=int, default=100)
+    parser.add_argument("--oai-token-ttl", type=float, default=None, help="seconds; default: none")
     args = parser.parse_args(argv)
     try:
         collection = make_collection(
             args.collection, seed=args.seed, invalid_every=args.invalid_every
         )
         faults = Faults.from_dict(json.loads(args.faults)) if args.faults else None
+        oai = OaiSettings(
+            granularity=args.oai_granularity,
+            deleted_record=args.oai_deleted_record,
+            page_size=args.oai_page_size,
+            token_ttl=args.oai_token_ttl,
+        )
     except ValueError as exc:
         parser.error(str(exc))
     token = args.token or os.environ.get("MUSEUMCMS_REF_TOKEN") or None
@@ -66,6 +81,7 @@ def main(argv: list[str] | None = None) -> int:
         port=args.port,
         max_limit=args.max_limit,
         verbose=args.verbose,
+        oai=oai,
     )
     with server:
         sys.stdout.write(f"READY {server.url}\n")

@@ -13,6 +13,10 @@ incremental-sync tests::
     collection.delete("objects", "T00938")                        # becomes a tombstone
     # {"ObjectID": "T00938", "deleted": true, "modified": "2027-01-15T10:00:00Z"}
 
+Reads: ``record_at(stream, position)``, and ``iter_window(stream, start, since, before)`` for the
+records with ``since <= modified < before`` (base records outside the window are skipped without
+being generated; ``window_size`` counts them the same way).
+
 ``expected(stream)`` is the collection's own declaration of what a correct client must end up
 with; it is the ground truth of the tests and never depends on the tap's code.
 """
@@ -80,7 +84,8 @@ def parse_timestamp(value: str) -> float:
     return parsed.timestamp()
 
 
-def _valid_iso_date(value: str) -> bool:
+def valid_iso_date(value: str) -> bool:
+    """Whether ``value`` is a real calendar date as ``YYYY``, ``YYYY-MM`` or ``YYYY-MM-DD``."""
     match = _ISO_DATE.match(value)
     if not match:
         return False
@@ -92,7 +97,8 @@ def _valid_iso_date(value: str) -> bool:
     return True
 
 
-def _absolute_url(value: t.Any) -> bool:
+def absolute_url(value: t.Any) -> bool:
+    """Whether ``value`` is an absolute ``http(s)`` URL."""
     return isinstance(value, str) and re.match(r"^https?://[^/\s]+", value) is not None
 
 
@@ -124,18 +130,18 @@ def line_is_valid(stream: str, line: bytes) -> bool:
     if record.get("deleted") is True:
         return True
     for field in _URL_FIELDS[stream]:
-        if record.get(field) is not None and not _absolute_url(record[field]):
+        if record.get(field) is not None and not absolute_url(record[field]):
             return False
     if stream == "objects":
         title = record.get("title")
         if not isinstance(title, str) or not title.strip():
             return False
         date = record.get("creation_date_iso")
-        if date is not None and not (isinstance(date, str) and _valid_iso_date(date)):
+        if date is not None and not (isinstance(date, str) and valid_iso_date(date)):
             return False
         for media in record.get("media") or []:
             service = media.get("iiif_image_service") if isinstance(media, dict) else None
-            if service is not None and not _absolute_url(service):
+            if service is not None and not absolute_url(service):
                 return False
     return True
 
@@ -154,13 +160,17 @@ def _dump(record: dict[str, t.Any]) -> bytes:
     return json.dumps(record, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
 
 
-class Collection:
-    """Base of both collections: positions, the mutation overlay and ``expected()``.
+class _Overlay:
+    """The base-line hooks and the mutation overlay (updated, deleted and appended records).
 
     Subclasses provide the base lines: ``_base_size``, ``_base_line``, ``_base_modified``,
-    ``_base_position`` (key → position) and ``_base_first_candidate`` (a position before which no
-    base record can match a ``modified_since``).
+    ``_base_position`` (key → position) and, to make windowed reads fast,
+    ``_base_first_candidate`` / ``_base_end_candidate`` (the base positions outside
+    ``[first, end)`` cannot match a ``since`` / ``before`` bound).
     """
+
+    _base_sorted = False
+    """True when base ``modified`` never falls as the position rises."""
 
     def __init__(self, clock: Clock = SYSTEM_CLOCK) -> None:
         self.clock = clock
@@ -186,102 +196,23 @@ class Collection:
     def _base_first_candidate(self, stream: str, since: float) -> int:
         return 0
 
-    def _base_is_object(self, stream: str, position: int) -> bool:
-        """Whether the base line is a JSON object (default: parse it)."""
-        try:
-            return isinstance(json.loads(self._base_line(stream, position)), dict)
-        except ValueError:
-            return False
+    def _base_end_candidate(self, stream: str, before: float) -> int:
+        """A base position from which on no base record is modified before ``before``."""
+        return self._base_size(stream)
 
-    def _base_expected(self, stream: str) -> tuple[Iterator[str], set[int]]:
-        """(keys of valid base records, invalid base positions); default: check every line."""
+    def _base_earliest(self, stream: str) -> float | None:
+        """The earliest ``modified`` of the base records (default: look at every one)."""
         size = self._base_size(stream)
-        invalid = {p for p in range(size) if not line_is_valid(stream, self._base_line(stream, p))}
-
-        def keys() -> Iterator[str]:
-            for position in range(self._base_size(stream)):
-                if position not in invalid:
-                    key = line_key(stream, self._base_line(stream, position))
-                    if key is not None:
-                        yield key
-
-        return keys(), invalid
-
-    # --- reading ----------------------------------------------------------------------------
-    def size(self, stream: str) -> int:
-        """Number of positions (lines) in ``stream``, appended records included."""
-        self._check(stream)
-        with self._lock:
-            return self._base_size(stream) + len(self._appended[stream])
+        return min((self._base_modified(stream, p) for p in range(size)), default=None)
 
     def record_at(self, stream: str, position: int) -> bytes:
-        """The raw line at ``position`` without ``next_cursor`` (maybe deliberately malformed).
+        raise NotImplementedError
 
-        Raises:
-            IndexError: when ``position`` is outside ``0 .. size(stream) - 1``.
-        """
-        return self._entry(stream, position)[0]
-
-    def modified_at(self, stream: str, position: int) -> float:
-        """Epoch seconds of the record's ``modified`` (what the CMS database knows, even for a line
-        that is exported malformed)."""
-        return self._entry(stream, position)[1]
-
-    def _entry(self, stream: str, position: int) -> tuple[bytes, float]:
-        self._check(stream)
-        base = self._base_size(stream)
-        with self._lock:
-            if position < 0:
-                raise IndexError(position)
-            if position >= base:
-                return self._appended[stream][position - base]
-            override = self._overrides[stream].get(position)
-        if override is not None:
-            return override
-        return self._base_line(stream, position), self._base_modified(stream, position)
-
-    def keys(self, stream: str) -> Iterator[str]:
-        """Keys in cursor order, one per line that is a JSON object with a string key."""
-        for position in range(self.size(stream)):
-            key = line_key(stream, self.record_at(stream, position))
-            if key is not None:
-                yield key
-
-    def iter_from(
-        self, stream: str, start: int, since: float | None = None
-    ) -> Iterator[tuple[int, bytes, bool]]:
-        """Yield ``(position, line, is_object)`` from ``start`` on, only records modified at or
-        after ``since``; ``is_object`` is False for a line that is not a JSON object.
-
-        Fast for incremental queries: base positions before ``_base_first_candidate(since)`` are
-        skipped without being generated, only the overlay is looked at there; elsewhere a base
-        line is generated only when its ``modified`` matches.
-        """
-        self._check(stream)
-        base = self._base_size(stream)
-        first = 0 if since is None else min(base, self._base_first_candidate(stream, since))
-        if start < first:
-            with self._lock:
-                early = sorted(p for p in self._overrides[stream] if start <= p < first)
-            for position in early:
-                line, modified = self._entry(stream, position)
-                if modified >= t.cast(float, since):
-                    yield position, line, True
-            start = first
-        position = start
-        while position < self.size(stream):
-            with self._lock:
-                if position >= base:
-                    overlay: tuple[bytes, float] | None = self._appended[stream][position - base]
-                else:
-                    overlay = self._overrides[stream].get(position)
-            if overlay is not None:
-                if since is None or overlay[1] >= since:
-                    yield position, overlay[0], True
-            elif since is None or self._base_modified(stream, position) >= since:
-                line = self._base_line(stream, position)
-                yield position, line, self._base_is_object(stream, position)
-            position += 1
+    @staticmethod
+    def _check(stream: str) -> str:
+        if stream not in STREAM_KEYS:
+            raise KeyError(f"unknown stream {stream!r}; expected one of {sorted(STREAM_KEYS)}")
+        return stream
 
     # --- mutations --------------------------------------------------------------------------
     def _now(self) -> tuple[str, float]:
@@ -341,6 +272,187 @@ class Collection:
             self._put(stream, position, tombstone, epoch)
             return self.record_at(stream, position)
 
+    def window_size(
+        self, stream: str, since: float | None = None, before: float | None = None
+    ) -> int:
+        """How many positions have ``since <= modified < before``, without generating lines
+        (arithmetic when ``_base_sorted``: base ``modified`` rises with the position)."""
+        base = self._base_size(self._check(stream))
+        first = 0 if since is None else min(base, self._base_first_candidate(stream, since))
+        end = (
+            base
+            if before is None
+            else max(first, min(base, self._base_end_candidate(stream, before)))
+        )
+
+        def wanted(modified: float) -> bool:
+            return (since is None or modified >= since) and (before is None or modified < before)
+
+        if self._base_sorted:
+            count = end - first
+        else:
+            count = sum(wanted(self._base_modified(stream, p)) for p in range(first, end))
+        with self._lock:
+            overrides = dict(self._overrides[stream])
+            appended = list(self._appended[stream])
+        for position, (_line, modified) in overrides.items():
+            counted = first <= position < end and wanted(self._base_modified(stream, position))
+            count += wanted(modified) - counted
+        return count + sum(wanted(modified) for _line, modified in appended)
+
+    def overridden(self, stream: str, position: int) -> bool:
+        """Whether a base position was updated or deleted (its line is no longer the base's)."""
+        with self._lock:
+            return position in self._overrides[self._check(stream)]
+
+    def position_of(self, stream: str, key: str) -> int | None:
+        """The position of the record ``key`` (a deleted one included), or None."""
+        try:
+            return self._find(stream, key)
+        except KeyError:
+            return None
+
+
+class Collection(_Overlay):
+    """Base of both collections: positions, windowed reads and ``expected()``."""
+
+    def _base_is_object(self, stream: str, position: int) -> bool:
+        """Whether the base line is a JSON object (default: parse it)."""
+        try:
+            return isinstance(json.loads(self._base_line(stream, position)), dict)
+        except ValueError:
+            return False
+
+    def _base_expected(self, stream: str) -> tuple[Iterator[str], set[int]]:
+        """(keys of valid base records, invalid base positions); default: check every line."""
+        size = self._base_size(stream)
+        invalid = {p for p in range(size) if not line_is_valid(stream, self._base_line(stream, p))}
+
+        def keys() -> Iterator[str]:
+            for position in range(self._base_size(stream)):
+                if position not in invalid:
+                    key = line_key(stream, self._base_line(stream, position))
+                    if key is not None:
+                        yield key
+
+        return keys(), invalid
+
+    # --- reading ----------------------------------------------------------------------------
+    def size(self, stream: str) -> int:
+        """Number of positions (lines) in ``stream``, appended records included."""
+        self._check(stream)
+        with self._lock:
+            return self._base_size(stream) + len(self._appended[stream])
+
+    def record_at(self, stream: str, position: int) -> bytes:
+        """The raw line at ``position`` without ``next_cursor`` (maybe deliberately malformed).
+
+        Raises:
+            IndexError: when ``position`` is outside ``0 .. size(stream) - 1``.
+        """
+        return self._entry(stream, position)[0]
+
+    def modified_at(self, stream: str, position: int) -> float:
+        """Epoch seconds of the record's ``modified`` (what the CMS database knows, even for a line
+        that is exported malformed)."""
+        return self._entry(stream, position)[1]
+
+    def earliest_modified(self, stream: str) -> float | None:
+        """The earliest ``modified`` in ``stream`` (mutations included); None when it is empty."""
+        with self._lock:
+            overlay = [m for _, m in self._overrides[self._check(stream)].values()]
+            overlay += [m for _, m in self._appended[stream]]
+        candidates = [*overlay, self._base_earliest(stream)]
+        return min((c for c in candidates if c is not None), default=None)
+
+    def _entry(self, stream: str, position: int) -> tuple[bytes, float]:
+        self._check(stream)
+        base = self._base_size(stream)
+        with self._lock:
+            if position < 0:
+                raise IndexError(position)
+            if position >= base:
+                return self._appended[stream][position - base]
+            override = self._overrides[stream].get(position)
+        if override is not None:
+            return override
+        return self._base_line(stream, position), self._base_modified(stream, position)
+
+    def keys(self, stream: str) -> Iterator[str]:
+        """Keys in cursor order, one per line that is a JSON object with a string key."""
+        for position in range(self.size(stream)):
+            key = line_key(stream, self.record_at(stream, position))
+            if key is not None:
+                yield key
+
+    def iter_from(
+        self, stream: str, start: int, since: float | None = None
+    ) -> Iterator[tuple[int, bytes, bool]]:
+        """Yield ``(position, line, is_object)`` from ``start`` on, only records modified at or
+        after ``since``; ``is_object`` is False for a line that is not a JSON object."""
+        for position, line, is_object, _modified in self.iter_window(stream, start, since):
+            yield position, line, is_object
+
+    def iter_window(
+        self, stream: str, start: int, since: float | None = None, before: float | None = None
+    ) -> Iterator[tuple[int, bytes, bool, float]]:
+        """Yield ``(position, line, is_object, modified)`` from ``start`` on, only records with
+        ``since <= modified < before`` (either bound optional).
+
+        Fast for windowed queries: base positions outside ``_base_first_candidate(since)`` ..
+        ``_base_end_candidate(before)`` are skipped without being generated, only the overlay is
+        looked at there; inside, a base line is generated only when its ``modified`` matches.
+        """
+        base = self._base_size(self._check(stream))
+        first = 0 if since is None else min(base, self._base_first_candidate(stream, since))
+        end = base if before is None else self._base_end_candidate(stream, before)
+        end = max(first, min(base, end))
+
+        def wanted(modified: float) -> bool:
+            return (since is None or modified >= since) and (before is None or modified < before)
+
+        yield from self._overlay_between(stream, start, first, wanted)
+        for position in range(max(start, first), end):
+            with self._lock:
+                overlay = self._overrides[stream].get(position)
+            if overlay is not None:
+                if wanted(overlay[1]):
+                    yield position, overlay[0], True, overlay[1]
+            elif wanted(modified := self._base_modified(stream, position)):
+                line = self._base_line(stream, position)
+                yield position, line, self._base_is_object(stream, position), modified
+        yield from self._overlay_between(stream, max(start, end), base, wanted)
+        position = max(start, base)
+        while position < self.size(stream):
+            with self._lock:
+                line, modified = self._appended[stream][position - base]
+            if wanted(modified):
+                yield position, line, True, modified
+            position += 1
+
+    def _overlay_between(
+        self, stream: str, low: int, high: int, wanted: t.Callable[[float], bool]
+    ) -> Iterator[tuple[int, bytes, bool, float]]:
+        """The overridden base records in ``low .. high - 1`` whose ``modified`` is wanted."""
+        if low >= high:
+            return
+        with self._lock:
+            positions = sorted(p for p in self._overrides[stream] if low <= p < high)
+        for position in positions:
+            line, modified = self._entry(stream, position)
+            if wanted(modified):
+                yield position, line, True, modified
+
+    def object_types(self) -> list[str]:
+        """The distinct ``object_type`` values of the live objects (default: read every line)."""
+        found: set[str] = set()
+        for _position, line, is_object, _modified in self.iter_window("objects", 0):
+            record = json.loads(line) if is_object else None
+            kind = record.get("object_type") if isinstance(record, dict) else None
+            if isinstance(kind, str) and kind.strip():
+                found.add(kind)
+        return sorted(found)
+
     # --- ground truth -----------------------------------------------------------------------
     def expected(self, stream: str) -> Expected:
         """What a correct client ends up with after a full harvest of ``stream`` now."""
@@ -367,12 +479,6 @@ class Collection:
         return Expected(
             valid_keys=valid - tombstones, invalid_positions=invalid, tombstones=tombstones
         )
-
-    @staticmethod
-    def _check(stream: str) -> str:
-        if stream not in STREAM_KEYS:
-            raise KeyError(f"unknown stream {stream!r}; expected one of {sorted(STREAM_KEYS)}")
-        return stream
 
 
 class SampleCollection(Collection):
@@ -427,6 +533,13 @@ class SampleCollection(Collection):
     def _base_first_candidate(self, stream: str, since: float) -> int:
         latest = max(self._modified[stream], default=0.0)
         return len(self._lines[stream]) if since > latest else 0
+
+    def _base_end_candidate(self, stream: str, before: float) -> int:
+        earliest = self._base_earliest(stream)
+        return 0 if earliest is None or before <= earliest else len(self._lines[stream])
+
+    def _base_earliest(self, stream: str) -> float | None:
+        return min(self._modified[stream], default=None)
 
 
 # Vocabulary for generated records (written for this project).
@@ -570,6 +683,8 @@ class GeneratedCollection(Collection):
         self.invalid_every = invalid_every
         self.base_epoch = parse_timestamp(base_modified)
 
+    _base_sorted = True
+
     def invalid_kind(self, position: int) -> str | None:
         """The deliberate fault of object ``position`` (one of the rotation), or None."""
         k = self.invalid_every
@@ -639,87 +754,32 @@ class GeneratedCollection(Collection):
         if not 0 <= position < self.n:
             raise IndexError(position)
         pick = _Picker(self.seed, position)
-        oid = self.object_id(position)
-        modified = iso_utc(self.base_epoch + position)
-        kind, medium, department = pick.choice(_TYPES)
-        year = 1480 + pick.below(545)
-        maker = f"{pick.choice(_GIVEN)} {pick.choice(_FAMILY)}"
-        rights_uri = pick.choice(_RIGHTS)
-        width, height = 800 + 10 * pick.below(721), 800 + 10 * pick.below(721)
-        media_id = f"m-{oid}"
-        service = f"https://img.example.org/iiif/3/{media_id}"
-        manifest = f"https://cms.example.org/iiif/{oid}/manifest"
+        common = _common_fields(pick, self.object_id(position), self.base_epoch + position)
         if stream == "rights":
-            public = "publicdomain" in rights_uri
-            return _dump(
-                {
-                    "RightsID": f"r-{oid}",
-                    "ObjectID": oid,
-                    "statement_uri": rights_uri,
-                    "holder": None if public else f"Estate of {maker}",
-                    "credit_line": None if public else f"© Estate of {maker}",
-                    "valid_from": f"{1990 + pick.below(36)}-01-01",
-                    "modified": modified,
-                }
-            )
-        media = {
-            "MediaID": media_id,
-            "iiif_image_service": service,
-            "width": width,
-            "height": height,
-            "format": "image/jpeg",
-            "is_primary": True,
-        }
+            return _rights_line(pick, common)
         if stream == "media":
-            return _dump(
-                {
-                    **media,
-                    "ObjectID": oid,
-                    "iiif_manifest_url": manifest,
-                    "caption": "Front",
-                    "modified": modified,
-                }
-            )
-        circa = pick.below(10) < 3
-        title = pick.choice(_TITLE_FORMS).format(s=pick.choice(_TITLE_SUBJECTS))
-        month = 1 + pick.below(12)
-        record: dict[str, t.Any] = {
-            "ObjectID": oid,
-            "title": title,
-            "creation_date_iso": str(year) if circa else f"{year}-{month:02d}-01",
-            "creation_date_display": f"c. {year}" if circa else str(year),
-            "maker": maker,
-            "object_type": kind,
-            "medium": medium,
-            "dimensions": f"{10 + pick.below(241)} x {10 + pick.below(241)} cm",
-            "department": department,
-            "accession_number": f"{year + pick.below(61)}.{position}",
-            "description": f"{title} by {maker}.",
-            "credit_line": pick.choice(_CREDITS).format(
-                n=f"{pick.choice(_GIVEN)} {pick.choice(_FAMILY)}", y=year + 50, d=department
-            ),
-            "rights_uri": rights_uri,
-            "iiif_manifest_url": manifest,
-            "media": [media],
-            "modified": modified,
-        }
-        fault = self.invalid_kind(position)
-        if fault == "title_missing":
-            del record["title"]
-        elif fault == "key_empty":
-            record["ObjectID"] = ""
-        elif fault == "date_circa":
-            record["creation_date_iso"] = "c. 1850"
-        elif fault == "date_impossible":
-            record["creation_date_iso"] = "2026-13-45"
-        elif fault == "relative_url":
-            record["iiif_manifest_url"] = f"/iiif/{oid}/manifest"
-        elif fault == "not_json":
-            return f'{{"ObjectID": "{oid}", "title": {title} by {maker}, '.encode()
-        elif fault == "control_chars":
-            record["title"] = f"{title}\x00"
-            record["maker"] = f"{maker}\x1fa(Artist)"
-        return _dump(record)
+            return _media_line(common)
+        record = _object_record(pick, common, position)
+        return _object_line(record, self.invalid_kind(position))
+
+    def _base_end_candidate(self, stream: str, before: float) -> int:
+        return self._base_first_candidate(stream, before)
+
+    def _base_earliest(self, stream: str) -> float | None:
+        return self.base_epoch if self.n else None
+
+    def object_types(self) -> list[str]:
+        """The type vocabulary of the generator plus the types of mutated objects (nothing is
+        generated: a collection of millions answers at once)."""
+        found = {kind for kind, _medium, _department in _TYPES}
+        with self._lock:
+            lines = [line for line, _ in self._overrides["objects"].values()]
+            lines += [line for line, _ in self._appended["objects"]]
+        for line in lines:
+            kind = json.loads(line).get("object_type")
+            if isinstance(kind, str) and kind.strip():
+                found.add(kind)
+        return sorted(found)
 
     def _base_is_object(self, stream: str, position: int) -> bool:
         return not (stream == "objects" and self.invalid_kind(position) == "not_json")
@@ -754,3 +814,116 @@ class _Picker:
 
     def choice(self, options: t.Sequence[t.Any]) -> t.Any:
         return options[self.below(len(options))]
+
+
+class _Common(t.NamedTuple):
+    """What the three streams of one generated position share."""
+
+    oid: str
+    modified: str
+    kind: str
+    medium: str
+    department: str
+    year: int
+    maker: str
+    rights_uri: str
+    media: dict[str, t.Any]
+
+
+def _common_fields(pick: _Picker, oid: str, modified: float) -> _Common:
+    """The shared fields, drawn in a fixed order (the order is part of the determinism)."""
+    kind, medium, department = pick.choice(_TYPES)
+    year = 1480 + pick.below(545)
+    maker = f"{pick.choice(_GIVEN)} {pick.choice(_FAMILY)}"
+    rights_uri = pick.choice(_RIGHTS)
+    width, height = 800 + 10 * pick.below(721), 800 + 10 * pick.below(721)
+    media_id = f"m-{oid}"
+    media = {
+        "MediaID": media_id,
+        "iiif_image_service": f"https://img.example.org/iiif/3/{media_id}",
+        "width": width,
+        "height": height,
+        "format": "image/jpeg",
+        "is_primary": True,
+    }
+    stamp = iso_utc(modified)
+    return _Common(oid, stamp, kind, medium, department, year, maker, rights_uri, media)
+
+
+def _manifest_url(oid: str) -> str:
+    return f"https://cms.example.org/iiif/{oid}/manifest"
+
+
+def _rights_line(pick: _Picker, c: _Common) -> bytes:
+    public = "publicdomain" in c.rights_uri
+    return _dump(
+        {
+            "RightsID": f"r-{c.oid}",
+            "ObjectID": c.oid,
+            "statement_uri": c.rights_uri,
+            "holder": None if public else f"Estate of {c.maker}",
+            "credit_line": None if public else f"© Estate of {c.maker}",
+            "valid_from": f"{1990 + pick.below(36)}-01-01",
+            "modified": c.modified,
+        }
+    )
+
+
+def _media_line(c: _Common) -> bytes:
+    return _dump(
+        {
+            **c.media,
+            "ObjectID": c.oid,
+            "iiif_manifest_url": _manifest_url(c.oid),
+            "caption": "Front",
+            "modified": c.modified,
+        }
+    )
+
+
+def _object_record(pick: _Picker, c: _Common, position: int) -> dict[str, t.Any]:
+    year, maker = c.year, c.maker
+    circa = pick.below(10) < 3
+    title = pick.choice(_TITLE_FORMS).format(s=pick.choice(_TITLE_SUBJECTS))
+    month = 1 + pick.below(12)
+    return {
+        "ObjectID": c.oid,
+        "title": title,
+        "creation_date_iso": str(year) if circa else f"{year}-{month:02d}-01",
+        "creation_date_display": f"c. {year}" if circa else str(year),
+        "maker": maker,
+        "object_type": c.kind,
+        "medium": c.medium,
+        "dimensions": f"{10 + pick.below(241)} x {10 + pick.below(241)} cm",
+        "department": c.department,
+        "accession_number": f"{year + pick.below(61)}.{position}",
+        "description": f"{title} by {maker}.",
+        "credit_line": pick.choice(_CREDITS).format(
+            n=f"{pick.choice(_GIVEN)} {pick.choice(_FAMILY)}", y=year + 50, d=c.department
+        ),
+        "rights_uri": c.rights_uri,
+        "iiif_manifest_url": _manifest_url(c.oid),
+        "media": [c.media],
+        "modified": c.modified,
+    }
+
+
+def _object_line(record: dict[str, t.Any], fault: str | None) -> bytes:
+    """The object's line with its deliberate fault applied (see ``GeneratedCollection``)."""
+    oid = record["ObjectID"]
+    if fault == "title_missing":
+        del record["title"]
+    elif fault == "key_empty":
+        record["ObjectID"] = ""
+    elif fault == "date_circa":
+        record["creation_date_iso"] = "c. 1850"
+    elif fault == "date_impossible":
+        record["creation_date_iso"] = "2026-13-45"
+    elif fault == "relative_url":
+        record["iiif_manifest_url"] = f"/iiif/{oid}/manifest"
+    elif fault == "not_json":
+        return f'{{"ObjectID": "{oid}", "title": {record["title"]} by {record["maker"]}, '.encode()
+    elif fault == "control_chars":
+        record["title"] = f"{record['title']}\x00"
+        record["maker"] = f"{record['maker']}\x1fa(Artist)"
+    return _dump(record)
