@@ -6,6 +6,9 @@ separate processes, the tap's output going to /dev/null, and reports the tap's p
 
     .venv/bin/python benchmarks/bench_memory.py                 # 10k, 100k, 1M objects
     .venv/bin/python benchmarks/bench_memory.py --sizes 10000 100000 --streams objects media
+    .venv/bin/python benchmarks/bench_memory.py --source oai-pmh --sizes 1000 100000 1000000
+    .venv/bin/python benchmarks/bench_memory.py --source oai-pmh --sizes 100 \
+        --page-size 100 --huge-description-bytes 2000000        # one 200 MB page
 
 Constant memory means the peak RSS column stays flat while the record count grows 100x.
 """
@@ -22,10 +25,10 @@ import time
 from pathlib import Path
 
 
-def start_server(size: int) -> tuple[subprocess.Popen[str], str]:
+def start_server(size: int, server_args: list[str]) -> tuple[subprocess.Popen[str], str]:
     proc = subprocess.Popen(
         [sys.executable, "-m", "tap_museumcms.refserver", "--port", "0",
-         "--collection", f"generated:{size}"],
+         "--collection", f"generated:{size}", *server_args],
         stdout=subprocess.PIPE, text=True,
     )
     assert proc.stdout is not None
@@ -52,14 +55,16 @@ def catalog_for(config_path: Path, streams: set[str], workdir: Path) -> Path:
 
 
 def run_once(
-    size: int, streams: set[str], page_size: int, extra: dict | None = None
+    size: int, streams: set[str], page_size: int, extra: dict, server_args: list[str]
 ) -> dict[str, float]:
-    server, url = start_server(size)
+    server, url = start_server(size, server_args)
+    if extra.get("source") == "oai-pmh":
+        url += "/oai"
     try:
         with tempfile.TemporaryDirectory() as tmp:
             workdir = Path(tmp)
             config = workdir / "config.json"
-            config.write_text(json.dumps({"api_url": url, "page_size": page_size, **(extra or {})}))
+            config.write_text(json.dumps({"api_url": url, "page_size": page_size, **extra}))
             catalog = catalog_for(config, streams, workdir)
             started = time.perf_counter()
             with open(os.devnull, "wb") as sink, open(workdir / "tap.log", "wb") as log:
@@ -90,10 +95,19 @@ def main() -> None:
     parser.add_argument("--streams", nargs="+", default=["objects"])
     parser.add_argument("--page-size", type=int, default=1000)
     parser.add_argument("--config", default="{}", help="extra tap settings as JSON")
+    parser.add_argument("--source", default="jsonl", choices=["jsonl", "oai-pmh"])
+    parser.add_argument("--huge-description-bytes", type=int, default=0,
+                        help="OAI-PMH: pad every record's description to this many bytes")
     args = parser.parse_args()
-    extra = json.loads(args.config)
-    rows = [run_once(size, set(args.streams), args.page_size, extra) for size in args.sizes]
-    print(f"streams: {', '.join(args.streams)}; page size {args.page_size}; settings {extra}")
+    extra = {**json.loads(args.config), "source": args.source}
+    server_args = ["--oai-page-size", str(args.page_size)]
+    if args.huge_description_bytes:
+        faults = {"oai_huge_description_bytes": args.huge_description_bytes}
+        server_args += ["--faults", json.dumps(faults)]
+    rows = [run_once(size, set(args.streams), args.page_size, extra, server_args)
+            for size in args.sizes]
+    print(f"source {args.source}; streams: {', '.join(args.streams)}; page size "
+          f"{args.page_size}; settings {extra}; server {' '.join(server_args)}")
     print(f"{'objects':>10} {'records':>10} {'seconds':>9} {'records/s':>10} {'peak RSS MB':>12}")
     for row in rows:
         print(f"{row['size']:>10} {row['records']:>10} {row['seconds']:>9.1f} "

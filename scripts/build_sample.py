@@ -13,7 +13,7 @@ harvesting API as JSON Lines, one record per line, without ``next_cursor`` (the 
 Run it once when the source data changes; the outputs are committed, the package never reads the
 data directory at run time::
 
-    python scripts/build_sample.py --data /work/shared/data
+    python scripts/build_sample.py --data <folder with tate/ and aic/ of the CC0 data dumps>
 
 Conversion rules (also in ``sample/ATTRIBUTION.md``):
 
@@ -258,7 +258,8 @@ def build(data: Path) -> dict[str, list[Record]]:
 def main(argv: list[str] | None = None) -> int:
     """Command line entry point."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", type=Path, default=Path("/work/shared/data"))
+    parser.add_argument("--data", type=Path, required=True,
+                        help="folder holding tate/ and aic/ (the CC0 data dumps)")
     parser.add_argument(
         "--out",
         type=Path,

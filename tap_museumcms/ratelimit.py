@@ -1,7 +1,7 @@
 """Rate-limit policy: Retry-After, rate-limit headers, request pacing and retry waits.
 
 Everything here is pure or driven by an injected :class:`~tap_museumcms.clock.Clock`; nothing
-opens a socket or reads the real time, so every decision can be tested with a ``FakeClock``.
+opens a socket or reads the real time, so every decision can be tested with a fake clock.
 
 The pieces, in the order the HTTP client uses them::
 
@@ -63,7 +63,7 @@ __all__ = [
 #: A reset value above this is a Unix epoch in seconds, not delta-seconds. 10**9 s is 31.7 years:
 #: no rate-limit window is that long, and no live server announces a reset before 2001-09-09
 #: (epoch 10**9), so the two readings cannot be confused. The rule does not depend on the clock,
-#: so it behaves the same under a FakeClock that starts at 0.
+#: so it behaves the same under a fake clock that starts at 0.
 RESET_EPOCH_THRESHOLD = 10**9
 #: A reset value above this is a Unix epoch in *milliseconds* (some vendors send those):
 #: 10**12 ms is 2001-09-09 again, while 10**12 s would be the year 33658.
@@ -433,8 +433,7 @@ class Pacer:
     Thread-safe: admission is decided under a lock; sleeping happens outside it.
 
     Example:
-        >>> from tap_museumcms.clock import FakeClock
-        >>> clock = FakeClock(start=1_800_000_000.0)
+        >>> clock = FakeClock(start=1_800_000_000.0)  # tests/fakeclock.py
         >>> pacer = Pacer(clock=clock)
         >>> pacer.observe({"X-RateLimit-Remaining": "0", "X-RateLimit-Reset": "30"})
         >>> pacer.wait()

@@ -8,10 +8,11 @@ import json
 import typing as t
 from dataclasses import dataclass, field
 
+from fakeclock import FakeClock
 from singer_sdk.contrib.msgspec import MsgSpecWriter
 from singer_sdk.singerlib import RecordMessage
 
-from tap_museumcms.clock import Clock, FakeClock
+from tap_museumcms.clock import Clock
 from tap_museumcms.errors import TapError
 from tap_museumcms.tap import TapMuseumCMS
 

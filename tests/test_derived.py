@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import pytest
+from fakeclock import FakeClock
 from harness import run_tap
 from iiif_rules import iiif_validator
 from validity import failures
 
-from tap_museumcms.clock import FakeClock
 from tap_museumcms.refserver.collection import GeneratedCollection, SampleCollection
 from tap_museumcms.refserver.server import ReferenceServer
 from tap_museumcms.standards.validate import lido_validator

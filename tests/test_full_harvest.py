@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from fakeclock import FakeClock
 from harness import run_tap
 
-from tap_museumcms.clock import FakeClock
 from tap_museumcms.refserver.collection import GeneratedCollection
 from tap_museumcms.refserver.server import ReferenceServer
 

@@ -10,9 +10,9 @@ import collections
 import copy
 
 import pytest
+from fakeclock import FakeClock
 from harness import Killed, SyncResult, run_tap
 
-from tap_museumcms.clock import FakeClock
 from tap_museumcms.refserver import Faults, GeneratedCollection, OaiSettings, ReferenceServer
 
 ID = "oai:refserver.example:"

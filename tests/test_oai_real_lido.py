@@ -11,11 +11,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from fakeclock import FakeClock
 from harness import run_tap
 from lxml import etree
 from oai_replay import RecordsServer
-
-from tap_museumcms.clock import FakeClock
 
 FIXTURES = Path(__file__).parent / "fixtures" / "lido"
 LIDO = "{http://www.lido-schema.org}lido"

@@ -9,10 +9,9 @@ quarantined item (the header without identifier), nothing emitted twice.
 
 from __future__ import annotations
 
+from fakeclock import FakeClock
 from harness import run_tap
 from oai_replay import ReplayServer
-
-from tap_museumcms.clock import FakeClock
 
 CONFIG = {"source": "oai-pmh", "oai_metadata_prefix": "oai_dc"}
 LIVE, GONE = "oai:test.example.com:1585322", "oai:test.example.com:1585310"

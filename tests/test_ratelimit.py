@@ -9,9 +9,9 @@ from collections import deque
 from email.utils import formatdate
 
 import pytest
+from fakeclock import FakeClock
 from requests.structures import CaseInsensitiveDict
 
-from tap_museumcms.clock import FakeClock
 from tap_museumcms.ratelimit import (
     RETRYABLE_STATUS,
     Pacer,

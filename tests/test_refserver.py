@@ -1,4 +1,4 @@
-"""The reference CMS server keeps the contract in /work/shared/cms-api.md, faults included.
+"""The reference CMS server keeps the JSONL contract (README, "The JSONL contract"), faults too.
 
 Clients here are plain ``requests`` and raw sockets: no tap code. Time is a FakeClock wherever the
 server's behaviour depends on it.
@@ -20,8 +20,8 @@ from pathlib import Path
 
 import pytest
 import requests
+from fakeclock import FakeClock
 
-from tap_museumcms.clock import FakeClock
 from tap_museumcms.refserver import (
     Faults,
     GeneratedCollection,

@@ -21,10 +21,10 @@ from pathlib import Path
 
 import pytest
 import requests
+from fakeclock import FakeClock
 from lxml import etree
 from validity import failures
 
-from tap_museumcms.clock import FakeClock
 from tap_museumcms.refserver import (
     Faults,
     GeneratedCollection,

@@ -118,9 +118,8 @@ STORM = Faults(
 
 @pytest.mark.parametrize("kills", [[40, 700, 701, 1500], [1, 2, 3, 950, 2000, 1200]])
 def test_killed_under_a_fault_storm_resumes_exactly(kills):
+    from fakeclock import FakeClock
     from harness import Killed, run_tap
-
-    from tap_museumcms.clock import FakeClock
 
     clock = FakeClock()
     collection = GeneratedCollection(900, invalid_every=17)

@@ -10,9 +10,9 @@ import collections
 import json
 
 import pytest
+from fakeclock import FakeClock
 from harness import SyncResult, run_tap
 
-from tap_museumcms.clock import FakeClock
 from tap_museumcms.refserver.collection import GeneratedCollection, SampleCollection, line_key
 from tap_museumcms.refserver.server import Faults, ReferenceServer
 
