@@ -50,10 +50,11 @@ Rules:
   the bookmark (a whole day, with an OAI-PMH repository of day granularity). The harvest
   remembers which ones it emitted (a 64-bit digest of key and raw SHA-256, at most
   :data:`MAX_AT_BOOKMARK`) and writes them as ``emitted_at_bookmark`` when it completes; the
-  next run skips exactly those, so a record is sent again only if it changed. The list is kept
-  in memory while the harvest runs (not in every STATE): after a kill, the records of the
-  newest second emitted before it may be sent once more by the next incremental run (they
-  merge on their key).
+  next run skips exactly those, so a record is sent again only if it changed. While the harvest
+  runs, the list travels in its STATE (``at_max``) as long as it holds at most
+  :data:`AT_MAX_IN_STATE` digests, so a killed and resumed harvest still knows them; beyond
+  that it is kept in memory only, and after a kill the records of the newest second emitted
+  before it may be sent once more by the next incremental run (they merge on their key).
 """
 
 from __future__ import annotations
@@ -70,6 +71,8 @@ if t.TYPE_CHECKING:
 REPLICATION_KEY = "modified"
 #: How many records sharing the newest ``modified`` are remembered to skip next time.
 MAX_AT_BOOKMARK = 5000
+#: Up to this many of them also travel in every STATE of the running harvest.
+AT_MAX_IN_STATE = 200
 #: How many of the last emitted records a harvest keeps in state (overlap after a resume).
 RECENT_IN_STATE = 50
 
@@ -125,7 +128,7 @@ class Checkpoint:
         self._skip = {_identity(item) for item in state.get("emitted_at_bookmark") or []}
         # What this harvest emitted at its newest ``modified`` (None: too many to remember).
         self._at_max: dict[str, None] | None = dict.fromkeys(
-            _identity(item) for item in harvest.pop("at_max", None) or [])
+            _identity(item) for item in harvest.get("at_max") or [])
 
     # -- where the harvest stands -------------------------------------------------------
 
@@ -253,10 +256,19 @@ class Checkpoint:
         if newest < modified:
             self._h["max_modified"] = modified
             self._at_max = dict.fromkeys([_identity(identity)] if identity else [])
+            self._h["at_max"] = list(self._at_max)
         elif newest == modified and identity and self._at_max is not None:
-            self._at_max[_identity(identity)] = None
+            digest = _identity(identity)
+            if digest in self._at_max:
+                return
+            self._at_max[digest] = None
             if len(self._at_max) > MAX_AT_BOOKMARK:
                 self._at_max = None  # too many share it: remember none (they are sent again)
+                self._h.pop("at_max", None)
+            elif len(self._at_max) <= AT_MAX_IN_STATE:
+                self._h.setdefault("at_max", []).append(digest)
+            else:
+                self._h.pop("at_max", None)  # kept in memory only (see the module notes)
 
     def complete(self) -> str | None:
         """End the harvest: promote the bookmark and clear the cursor.

@@ -152,6 +152,7 @@ class Harvester:
         self.started = 0.0
         #: Cursor rejections since an item was last handled (not passed over).
         self.restarts = 0
+        self._last_state = float("-inf")
 
     def run(self) -> Iterator[dict[str, t.Any]]:
         """Harvest; yield this stream's records (side rows go to the outlet)."""
@@ -165,7 +166,7 @@ class Harvester:
             requested, skipped = cp.cursor, cp.skip
             self.guard.meet(requested)
             cp.note_requested(requested)
-            if self.stats.pages:
+            if self.stats.pages and self._state_due():
                 # Before every request but the run's first (nothing to lose before it, and a
                 # run that fails at once leaves the saved state as it was).
                 self.outlet.write_state()
@@ -182,12 +183,20 @@ class Harvester:
                 return
             failed = 1 if progressed else failed + 1
             if stop.final or failed > limit:
-                self._give_up(stop.message if stop.final
-                              else f"{stop.message}, {failed} times in a row")
+                _give_up(self, stop.message if stop.final
+                         else f"{stop.message}, {failed} times in a row")
                 return
             if stop.wait:
                 self.transport.backoff(failed - 1, limit, stop.message, page.info.url,
                                        self.stats, category=stop.category)
+
+    def _state_due(self) -> bool:
+        """Whether a STATE goes out before this request (see ``Dialect.state_interval``)."""
+        now = self.clock.monotonic()
+        if now - self._last_state < self.dialect.state_interval:
+            return False
+        self._last_state = now
+        return True
 
     def _fetch(self, requested: str | None, skip: int) -> t.Generator[dict, None, Page]:
         """Request the page at the checkpoint and read it; return its book-keeping."""
@@ -229,20 +238,10 @@ class Harvester:
         if broken:
             return _Stop(f"the body broke at cursor {requested!r}: {broken}",
                          category="body broken")
+        if end.stop:
+            return _Stop(end.stop, final=True)
         if end.restart:
-            self.restarts += 1
-            if self.restarts > self.transport.policy.max_retries:
-                return _Stop(
-                    f"cursor stuck: the source rejected the cursor {self.restarts} times in a "
-                    "row before the harvest got past the items it had already handled (its "
-                    f"tokens expire faster than a restart catches up); last: {end.restart}",
-                    final=True)
-            handled = cp.restart_window()
-            self.guard = CursorGuard()
-            self.logger.warning("%s: %s; restarting the window from its start and passing over "
-                                "the %d items already handled", self.stream, end.restart, handled)
-            return _Stop(f"the source rejected the cursor: {end.restart}",
-                         category="cursor rejected", wait=False)
+            return self._restart(end.restart)
         if self.dialect.item_cursors:
             outcome = self.guard.judge(
                 requested=requested, last_cursor=page.last_cursor,
@@ -279,6 +278,21 @@ class Harvester:
             return _Stop(f"cursor stuck: {outcome.message}", category="page repeated")
         return _Stop(outcome.message, final=True)
 
+    def _restart(self, why: str) -> _Stop:
+        """The source rejected the cursor: restart the window, unless it keeps doing so."""
+        self.restarts += 1
+        if self.restarts > self.transport.policy.max_retries:
+            return _Stop(
+                f"cursor stuck: the source rejected the cursor {self.restarts} times in a row "
+                "before the harvest got past the items it had already handled (its tokens "
+                f"expire faster than a restart catches up); last: {why}", final=True)
+        handled = self.checkpoint.restart_window()
+        self.guard = CursorGuard()
+        self.logger.warning("%s: %s; restarting the window from its start and passing over the "
+                            "%d items already handled", self.stream, why, handled)
+        return _Stop(f"the source rejected the cursor: {why}", category="cursor rejected",
+                     wait=False)
+
     def _realign(self, page: Page, requested: str | None) -> _Stop:
         self.logger.warning(
             "%s: the source no longer lists the same items at cursor %r (%s); reading the "
@@ -288,12 +302,6 @@ class Harvester:
         self.guard = CursorGuard()
         return _Stop(f"the list changed under cursor {requested!r}", category="list changed",
                      wait=False)
-
-    def _give_up(self, message: str) -> None:
-        self.logger.error("%s: %s", self.stream, message)
-        self.outlet.fail(f"{self.stream}: {message}")
-        self.outlet.write_state()
-        _log_summary(self, self.checkpoint.bookmark)
 
 
 class PageReader:
@@ -392,6 +400,13 @@ class _Stop:
 
 
 _DONE = _Stop("done")
+
+
+def _give_up(harvester: Harvester, message: str) -> None:
+    harvester.logger.error("%s: %s", harvester.stream, message)
+    harvester.outlet.fail(f"{harvester.stream}: {message}")
+    harvester.outlet.write_state()
+    _log_summary(harvester, harvester.checkpoint.bookmark)
 
 
 def _log_start(harvester: Harvester) -> None:

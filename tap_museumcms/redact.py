@@ -18,6 +18,7 @@ SECRET_PARAMS = frozenset(
     {
         "apikey",
         "key",
+        "wskey",
         "token",
         "accesstoken",
         "authtoken",

@@ -35,11 +35,11 @@ An unknown value raises :class:`UnknownRights` naming it; the record is then rej
 rather than stored with a wrong or unusable rights statement. A future setting may map unknown
 values to :data:`RIGHTS_UNDETERMINED` instead.
 
-Openness (:func:`is_open`): a term is open when it allows reuse for any purpose, commercial use and
-derivatives included, with at most attribution and share-alike conditions (the Open Definition):
-CC0, the Public Domain Mark, CC BY and CC BY-SA in any version or port. No RightsStatements.org
-statement is open: ``NoC-US`` is bound to one jurisdiction and the others state restrictions or
-uncertainty.
+Openness (``RightsTerm.is_open``): a term is open when it allows reuse for any purpose,
+commercial use and derivatives included, with at most attribution and share-alike conditions
+(the Open Definition): CC0, the Public Domain Mark, CC BY and CC BY-SA in any version or port.
+No RightsStatements.org statement is open: ``NoC-US`` is bound to one jurisdiction and the
+others state restrictions or uncertainty.
 """
 
 from __future__ import annotations
@@ -210,15 +210,6 @@ def _labels() -> dict[str, str]:
     return labels
 
 
-def rights_terms() -> tuple[RightsTerm, ...]:
-    """Every known unported term (ported CC licences are built on demand).
-
-    Returns:
-        The terms, CC licences first, e.g. ``(RightsTerm(uri=".../licenses/by/1.0/", ...), ...)``.
-    """
-    return tuple(_registry().values())
-
-
 def _unknown(value: str, why: str = "") -> UnknownRights:
     shown = value if len(value) <= 80 else value[:77] + "..."
     return UnknownRights(f"unknown rights statement {shown!r}" + (f" ({why})" if why else ""))
@@ -333,18 +324,3 @@ def rights_label(uri: str) -> str:
         UnknownRights: the value is not known.
     """
     return lookup_rights(uri).label
-
-
-def is_open(uri: str) -> bool:
-    """Tell whether a term allows reuse for any purpose (CC0, PDM, CC BY, CC BY-SA).
-
-    Args:
-        uri: A canonical or accepted URI or label.
-
-    Returns:
-        ``True`` for open terms, ``False`` otherwise (every RightsStatements.org statement).
-
-    Raises:
-        UnknownRights: the value is not known.
-    """
-    return lookup_rights(uri).is_open

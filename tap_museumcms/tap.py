@@ -140,7 +140,8 @@ class TapMuseumCMS(Tap):
     def transport(self) -> Transport:
         """The run's HTTP client, built (and the source prepared) on first use."""
         if self._transport is None:
-            self._transport = Transport.from_config(self.config, clock=self.clock, rng=self.rng)
+            self._transport = Transport.from_config(
+                self.config, clock=self.clock, rng=self.rng, key_param=self.dialect.key_param)
             self.dialect.prepare(self._transport, StreamStats())
         return self._transport
 

@@ -21,7 +21,7 @@ import logging
 import typing as t
 from collections import Counter
 from dataclasses import dataclass, field
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 import requests
 import requests.adapters
@@ -73,23 +73,50 @@ class StreamStats:
     waited_seconds: float = 0.0
 
 
-class HeaderAuth(requests.auth.AuthBase):
-    """Adds the API key as ``Authorization: Bearer <key>`` or ``X-API-Key: <key>``."""
+class KeyAuth(requests.auth.AuthBase):
+    """Adds the API key to requests for the source's own origin, and to no other.
 
-    def __init__(self, key: str | None, header: str = "authorization") -> None:
+    The key goes where the source wants it: ``Authorization: Bearer <key>``, ``X-API-Key:
+    <key>``, or a query parameter (``?wskey=<key>`` for Europeana, ``?api_key=`` for
+    api.data.gov). A request to another scheme, host or port (a next-page URL that points
+    elsewhere) is sent without it.
+
+    Args:
+        key: the API key (None: nothing is added).
+        origin: ``(scheme, host, port)`` of ``api_url``.
+        header: ``"authorization"`` or ``"x-api-key"`` (when ``param`` is None).
+        param: the query parameter that carries the key, if the source wants one.
+    """
+
+    def __init__(
+        self, key: str | None, origin: tuple[str, str, int | None], *,
+        header: str = "authorization", param: str | None = None,
+    ) -> None:
         self._key = key
+        self._origin = origin
         self._header = header
+        self._param = param
 
     def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
-        if self._key:
-            if self._header == "x-api-key":
-                request.headers["X-API-Key"] = self._key
-            else:
-                request.headers["Authorization"] = f"Bearer {self._key}"
+        if not self._key or origin_of(request.url or "") != self._origin:
+            return request
+        if self._param:
+            request.prepare_url(request.url, {self._param: self._key})
+        elif self._header == "x-api-key":
+            request.headers["X-API-Key"] = self._key
+        else:
+            request.headers["Authorization"] = f"Bearer {self._key}"
         return request
 
     def __repr__(self) -> str:  # never show the key
-        return f"HeaderAuth(header={self._header!r}, key=***)"
+        return f"KeyAuth(header={self._header!r}, param={self._param!r}, key=***)"
+
+
+def origin_of(url: str) -> tuple[str, str, int | None]:
+    """``(scheme, host, port)`` of a URL, the port made explicit for http and https."""
+    parts = urlsplit(url)
+    port = parts.port or {"http": 80, "https": 443}.get(parts.scheme.lower())
+    return parts.scheme.lower(), (parts.hostname or "").lower(), port
 
 
 class _Session(requests.Session):
@@ -142,9 +169,15 @@ class Transport:
 
     @classmethod
     def from_config(
-        cls, config: Mapping[str, t.Any], *, clock: Clock, rng: random.Random
+        cls, config: Mapping[str, t.Any], *, clock: Clock, rng: random.Random,
+        key_param: str | None = None,
     ) -> Transport:
-        """Build the run's transport from the tap settings."""
+        """Build the run's transport from the tap settings.
+
+        Args:
+            key_param: the query parameter that carries the API key, when the source wants
+                one (else it goes in a header, as ``auth_header`` says).
+        """
         from tap_museumcms import __version__
 
         session = _Session()
@@ -153,7 +186,10 @@ class Transport:
         )
         session.mount("http://", adapter)
         session.mount("https://", adapter)
-        session.auth = HeaderAuth(config.get("api_key"), config.get("auth_header", "authorization"))
+        session.auth = KeyAuth(
+            config.get("api_key"), origin_of(str(config.get("api_url") or "")),
+            header=config.get("auth_header", "authorization"), param=key_param,
+        )
         rps = config.get("max_requests_per_second")
         max_wait = float(config.get("max_retry_after_seconds", 300))
         return cls(

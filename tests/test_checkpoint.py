@@ -124,3 +124,19 @@ def test_up_to_5000_records_at_the_bookmark_are_remembered_beyond_none():
         cp.complete()
         got = state.get("emitted_at_bookmark")
         assert (len(got) if got else None) == remembered
+
+
+def test_a_harvest_killed_before_it_completed_still_knows_what_it_sent_at_the_newest_second():
+    import copy
+
+    state: dict = {}
+    cp = Checkpoint(state, start_date=None)
+    cp.note_server_time("2026-11-29T09:00:00Z")
+    cp.advance("c1", "2026-01-01T00:00:05Z", ("a", "sha-a"))
+    cp.advance("c2", "2026-01-01T00:00:05Z", ("b", "sha-b"))
+    saved = copy.deepcopy(state)  # the last STATE before the kill
+    resumed = Checkpoint(saved, start_date=None)
+    assert resumed.complete() == "2026-01-01T00:00:05Z"
+    nxt = Checkpoint(saved, start_date=None)
+    assert nxt.already_emitted("2026-01-01T00:00:05Z", "a", "sha-a")
+    assert nxt.already_emitted("2026-01-01T00:00:05Z", "b", "sha-b")

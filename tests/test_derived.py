@@ -6,11 +6,10 @@ import pytest
 from fakeclock import FakeClock
 from harness import run_tap
 from iiif_rules import iiif_validator
-from validity import failures
+from validity import failures, lido_validator
 
 from tap_museumcms.refserver.collection import GeneratedCollection, SampleCollection
 from tap_museumcms.refserver.server import ReferenceServer
-from tap_museumcms.standards.validate import lido_validator
 
 
 @pytest.mark.parametrize(

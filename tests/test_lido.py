@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from fixtures.standards import synthetic as SYNTHETIC
 from lxml import etree
-from validity import failures
+from validity import failures, lido_validator
 
 from tap_museumcms.lido import (
     DATE_ESTIMATED,
@@ -22,7 +22,6 @@ from tap_museumcms.lido import (
     build_lido_xml,
     lido_record,
 )
-from tap_museumcms.standards.validate import lido_validator
 from tap_museumcms.text import strip_xml_illegal
 
 FIXTURES = Path(__file__).parent / "fixtures" / "standards"

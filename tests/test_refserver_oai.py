@@ -23,7 +23,7 @@ import pytest
 import requests
 from fakeclock import FakeClock
 from lxml import etree
-from validity import failures
+from validity import failures, lido_validator
 
 from tap_museumcms.refserver import (
     Faults,
@@ -33,7 +33,6 @@ from tap_museumcms.refserver import (
     SampleCollection,
 )
 from tap_museumcms.refserver.collection import Collection
-from tap_museumcms.standards.validate import lido_validator
 
 ROOT = Path(__file__).resolve().parent.parent
 OAI = "http://www.openarchives.org/OAI/2.0/"

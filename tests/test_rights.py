@@ -12,10 +12,10 @@ from tap_museumcms.rights import (
     CC_PUBLIC_DOMAIN_TOOLS,
     RIGHTS_UNDETERMINED,
     UnknownRights,
-    is_open,
+    _registry,
+    lookup_rights,
     normalize_rights_uri,
     rights_label,
-    rights_terms,
 )
 
 INC = "http://rightsstatements.org/vocab/InC/1.0/"
@@ -147,22 +147,22 @@ def test_vendored_vocabulary_has_the_twelve_statements_with_their_labels() -> No
         assert normalize_rights_uri(data["@id"]) == data["@id"]
         assert rights_label(data["@id"]) == data["prefLabel"]
         assert normalize_rights_uri(data["prefLabel"]) == data["@id"]
-        assert not is_open(data["@id"])
+        assert not lookup_rights(data["@id"]).is_open
 
 
 def test_terms_table_covers_every_cc_code_and_version() -> None:
-    uris = {term.uri for term in rights_terms()}
+    uris = {term.uri for term in tuple(_registry().values())}
     for code, versions in CC_LICENSES.items():
         for version in versions:
             assert f"http://creativecommons.org/licenses/{code}/{version}/" in uris
     for code, (version, _label) in CC_PUBLIC_DOMAIN_TOOLS.items():
         assert f"http://creativecommons.org/publicdomain/{code}/{version}/" in uris
-    rs = [term for term in rights_terms() if term.scheme == "rightsstatements"]
+    rs = [term for term in tuple(_registry().values()) if term.scheme == "rightsstatements"]
     assert len(rs) == 12
 
 
 def test_every_term_round_trips_from_its_https_deed_and_label_forms() -> None:
-    for term in rights_terms():
+    for term in tuple(_registry().values()):
         https = term.uri.replace("http://", "https://", 1)
         assert normalize_rights_uri(term.uri) == term.uri
         assert normalize_rights_uri(https.rstrip("/")) == term.uri
@@ -191,11 +191,11 @@ def test_every_term_round_trips_from_its_https_deed_and_label_forms() -> None:
 )
 def test_label_and_openness(value: str, label: str, open_: bool) -> None:
     assert rights_label(value) == label
-    assert is_open(value) is open_
+    assert lookup_rights(value).is_open is open_
 
 
 def test_label_and_openness_of_unknown_value_raise() -> None:
     with pytest.raises(UnknownRights):
         rights_label("http://example.org/licence")
     with pytest.raises(UnknownRights):
-        is_open("Some licence")
+        lookup_rights("Some licence")

@@ -64,6 +64,8 @@ class PageEnd:
         next_cursor: page-cursor dialects: the cursor of the next page.
         restart: the source rejected the cursor (an expired token): why.
         broken: the body could not be read to its end (its envelope was cut): why.
+        stop: the page proves the harvest cannot go on (a total that shrank, a page cap): why.
+            The stream stops with that line, its checkpoint kept.
         server_time: the server's clock for this response (ISO), when the body says it.
         warnings: things worth one log line (a quirk the dialect worked around).
     """
@@ -72,6 +74,7 @@ class PageEnd:
     next_cursor: str | None = None
     restart: str | None = None
     broken: str | None = None
+    stop: str | None = None
     server_time: str | None = None
     warnings: list[str] = field(default_factory=list)
 
@@ -84,12 +87,18 @@ class Dialect:
         harvested: the streams with a harvest of their own; the others are derived.
         item_cursors: True when every item carries its own cursor (else a page cursor).
         pass_errors: True when an HTTP error's body may be a protocol answer to read.
+        key_param: the query parameter the API key goes in (None: a header, see
+            ``auth_header``).
+        state_interval: least seconds between two STATEs (0: before every request). A source
+            that answers one record a request sets it, so that STATE does not outweigh data.
     """
 
     name: t.ClassVar[str]
     harvested: t.ClassVar[tuple[str, ...]] = ("objects",)
     item_cursors: t.ClassVar[bool] = False
     pass_errors: t.ClassVar[bool] = False
+    key_param: t.ClassVar[str | None] = None
+    state_interval: t.ClassVar[float] = 0.0
 
     def __init__(self, config: Mapping[str, t.Any]) -> None:
         self.config = config

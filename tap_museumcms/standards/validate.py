@@ -5,14 +5,13 @@ used. Each schema is compiled once and cached.
 
 Usage::
 
-    errors = lido_validator()(lido_xml)      # [] when valid, else ["line 3: Element ...", ...]
     version, errors = lido_version(element)  # "1.1", "1.0", or None with the 1.1 errors
+    schema = lido_schema("1.1")              # an lxml XMLSchema
 """
 
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
 from importlib import resources
 from typing import Any
 
@@ -25,37 +24,13 @@ def _path(relative: str) -> str:
 
 
 @functools.cache
-def _lido_schema(version: str) -> Any:
+def lido_schema(version: str) -> Any:
+    """The compiled LIDO XSD of ``version`` (``"1.1"`` or ``"1.0"``)."""
     from lxml import etree
 
     # no_network: imports resolve to the vendored files only.
     parser = etree.XMLParser(no_network=True, resolve_entities=False)
     return etree.XMLSchema(etree.parse(_path(LIDO_XSDS[version]), parser))
-
-
-@functools.cache
-def lido_validator(version: str = "1.1") -> Callable[[str], list[str]]:
-    """Return a function that validates one LIDO document against the LIDO XSD of ``version``.
-
-    Returns:
-        ``validate(xml_text) -> list[str]``: the parse or schema errors with line numbers,
-        ``[]`` when the document is well-formed and valid.
-    """
-    from lxml import etree
-
-    schema = _lido_schema(version)
-    doc_parser = etree.XMLParser(no_network=True, resolve_entities=False, huge_tree=False)
-
-    def validate(xml_text: str) -> list[str]:
-        try:
-            document = etree.fromstring(xml_text.encode("utf-8"), doc_parser)
-        except (etree.XMLSyntaxError, ValueError) as exc:
-            return [f"not well-formed: {exc}"]
-        if schema.validate(document):
-            return []
-        return [f"line {error.line}: {error.message}" for error in schema.error_log]
-
-    return validate
 
 
 def lido_version(element: Any) -> tuple[str | None, list[str]]:
@@ -71,7 +46,7 @@ def lido_version(element: Any) -> tuple[str | None, list[str]]:
     order = ("1.0", "1.1") if "v1.0" in location else ("1.1", "1.0")
     errors: list[str] = []
     for version in order:
-        schema = _lido_schema(version)
+        schema = lido_schema(version)
         if schema.validate(element):
             return version, []
         if not errors:
