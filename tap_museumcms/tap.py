@@ -140,8 +140,11 @@ class TapMuseumCMS(Tap):
     def transport(self) -> Transport:
         """The run's HTTP client, built (and the source prepared) on first use."""
         if self._transport is None:
+            dialect = self.dialect
             self._transport = Transport.from_config(
-                self.config, clock=self.clock, rng=self.rng, key_param=self.dialect.key_param)
+                self.config, clock=self.clock, rng=self.rng, key_param=dialect.key_param,
+                default_rps=dialect.default_requests_per_second,
+                rate_statuses=dialect.rate_statuses)
             self.dialect.prepare(self._transport, StreamStats())
         return self._transport
 

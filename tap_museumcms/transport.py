@@ -155,6 +155,7 @@ class Transport:
         rng: random.Random,
         timeout: float,
         user_agent: str,
+        rate_statuses: frozenset[int] = frozenset(),
     ) -> None:
         self.api_url = api_url
         self.session = session
@@ -164,19 +165,24 @@ class Transport:
         self.rng = rng
         self.timeout = timeout
         self.user_agent = user_agent
+        self.rate_statuses = rate_statuses
         #: True once any response came back (connection errors before it mean bad settings).
         self.seen_response = False
 
     @classmethod
     def from_config(
         cls, config: Mapping[str, t.Any], *, clock: Clock, rng: random.Random,
-        key_param: str | None = None,
+        key_param: str | None = None, default_rps: float | None = None,
+        rate_statuses: frozenset[int] = frozenset(),
     ) -> Transport:
-        """Build the run's transport from the tap settings.
+        """Build the run's transport from the tap settings and the source's politeness.
 
         Args:
             key_param: the query parameter that carries the API key, when the source wants
                 one (else it goes in a header, as ``auth_header`` says).
+            default_rps: the source's request ceiling when ``max_requests_per_second`` is unset.
+            rate_statuses: statuses that mean "slow down" at this source (the Met answers 403),
+                retried like 429.
         """
         from tap_museumcms import __version__
 
@@ -190,7 +196,7 @@ class Transport:
             config.get("api_key"), origin_of(str(config.get("api_url") or "")),
             header=config.get("auth_header", "authorization"), param=key_param,
         )
-        rps = config.get("max_requests_per_second")
+        rps = config.get("max_requests_per_second") or default_rps
         max_wait = float(config.get("max_retry_after_seconds", 300))
         return cls(
             api_url=str(config.get("api_url") or ""),
@@ -206,6 +212,7 @@ class Transport:
             clock=clock,
             rng=rng,
             timeout=float(config.get("request_timeout_seconds", 60)),
+            rate_statuses=rate_statuses,
             user_agent=config.get("user_agent") or default_user_agent(__version__),
         )
 
@@ -250,7 +257,7 @@ class Transport:
             self.seen_response = True
             self.pacer.observe(response.headers)
             status = response.status_code
-            if is_retryable_status(status):
+            if is_retryable_status(status) or status in self.rate_statuses:
                 retry_after = parse_retry_after(
                     response.headers.get("Retry-After"),
                     now=self.clock.time(),

@@ -91,6 +91,8 @@ class Dialect:
             ``auth_header``).
         state_interval: least seconds between two STATEs (0: before every request). A source
             that answers one record a request sets it, so that STATE does not outweigh data.
+        default_requests_per_second: the source's polite ceiling, when the user sets none.
+        rate_statuses: statuses that mean "slow down" at this source, retried like 429.
     """
 
     name: t.ClassVar[str]
@@ -99,6 +101,8 @@ class Dialect:
     pass_errors: t.ClassVar[bool] = False
     key_param: t.ClassVar[str | None] = None
     state_interval: t.ClassVar[float] = 0.0
+    default_requests_per_second: t.ClassVar[float | None] = None
+    rate_statuses: t.ClassVar[frozenset[int]] = frozenset()
 
     def __init__(self, config: Mapping[str, t.Any]) -> None:
         self.config = config
