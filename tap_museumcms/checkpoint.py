@@ -127,8 +127,7 @@ class Checkpoint:
         # this harvest completes): skipped if it comes back identical.
         self._skip = {_identity(item) for item in state.get("emitted_at_bookmark") or []}
         # What this harvest emitted at its newest ``modified`` (None: too many to remember).
-        self._at_max: dict[str, None] | None = dict.fromkeys(
-            _identity(item) for item in harvest.get("at_max") or [])
+        self._at_max = _AtMax(self._h)
 
     # -- where the harvest stands -------------------------------------------------------
 
@@ -255,20 +254,9 @@ class Checkpoint:
         newest = self._h.get("max_modified") or ""
         if newest < modified:
             self._h["max_modified"] = modified
-            self._at_max = dict.fromkeys([_identity(identity)] if identity else [])
-            self._h["at_max"] = list(self._at_max)
-        elif newest == modified and identity and self._at_max is not None:
-            digest = _identity(identity)
-            if digest in self._at_max:
-                return
-            self._at_max[digest] = None
-            if len(self._at_max) > MAX_AT_BOOKMARK:
-                self._at_max = None  # too many share it: remember none (they are sent again)
-                self._h.pop("at_max", None)
-            elif len(self._at_max) <= AT_MAX_IN_STATE:
-                self._h.setdefault("at_max", []).append(digest)
-            else:
-                self._h.pop("at_max", None)  # kept in memory only (see the module notes)
+            self._at_max.restart(identity)
+        elif newest == modified and identity:
+            self._at_max.add(identity)
 
     def complete(self) -> str | None:
         """End the harvest: promote the bookmark and clear the cursor.
@@ -286,14 +274,45 @@ class Checkpoint:
             old = self.state.get("replication_key_value")
             if not old or new >= old:
                 self.state["replication_key_value"] = new
-                if new == harvest["max_modified"] and self._at_max:
+                if new == harvest["max_modified"] and self._at_max.digests:
                     # Includes what this harvest skipped at the same second: all of it is sent.
-                    self.state["emitted_at_bookmark"] = list(self._at_max)
+                    self.state["emitted_at_bookmark"] = list(self._at_max.digests)
                 elif not old or new > old:
                     self.state.pop("emitted_at_bookmark", None)
         if self.state.get("replication_key_value"):
             self.state["replication_key"] = REPLICATION_KEY
         return self.state.get("replication_key_value")
+
+
+class _AtMax:
+    """What the harvest emitted at its newest ``modified``: in memory, and in STATE if small."""
+
+    def __init__(self, harvest: dict[str, t.Any]) -> None:
+        self._h = harvest
+        #: None: too many share it to remember (they are sent again).
+        self.digests: dict[str, None] | None = dict.fromkeys(
+            _identity(item) for item in harvest.get("at_max") or [])
+
+    def restart(self, identity: tuple[str, str] | None) -> None:
+        """A newer ``modified``: only this record (if any) is at it."""
+        self.digests = dict.fromkeys([_identity(identity)] if identity else [])
+        self._h["at_max"] = list(self.digests)
+
+    def add(self, identity: tuple[str, str]) -> None:
+        """One more record at the newest ``modified``."""
+        if self.digests is None:
+            return
+        digest = _identity(identity)
+        if digest in self.digests:
+            return
+        self.digests[digest] = None
+        if len(self.digests) > MAX_AT_BOOKMARK:
+            self.digests = None
+            self._h.pop("at_max", None)
+        elif len(self.digests) <= AT_MAX_IN_STATE:
+            self._h.setdefault("at_max", []).append(digest)
+        else:
+            self._h.pop("at_max", None)  # kept in memory only (see the module notes)
 
 
 def _full_due(last: str | None, every_days: float | None, now: float) -> bool:

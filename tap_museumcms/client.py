@@ -151,5 +151,11 @@ class _Outlet:
         for stream in self._versioned():
             stream._write_activate_version_message(version)
 
+    def pause(self, pause: t.Any) -> None:
+        run = self._tap.run
+        if run is None:
+            raise pause
+        run.pause(pause)
+
     def fail(self, message: str) -> None:
         self._tap.failures.append(message)

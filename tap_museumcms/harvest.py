@@ -30,10 +30,13 @@ from contextlib import closing
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
 
+from tap_museumcms.body import BodyRefused, body_chunks
 from tap_museumcms.checkpoint import Checkpoint, iso_utc
 from tap_museumcms.dialects.base import PageEnd, derived_rows
+from tap_museumcms.errors import SourceError
 from tap_museumcms.models import ValidationOptions
 from tap_museumcms.pagination import CursorGuard, PageVerdict
+from tap_museumcms.quiet import QuietPause
 from tap_museumcms.redact import sanitize_url
 from tap_museumcms.transport import BODY_ERRORS, StreamStats, http_failure, read_bounded
 from tap_museumcms.triage import (
@@ -58,6 +61,8 @@ if t.TYPE_CHECKING:
 CHUNK_BYTES = 64 * 1024
 #: How much of an HTTP error's body a dialect may read as a protocol answer.
 ERROR_BODY_BYTES = 256 * 1024
+#: Seconds between two progress lines of a long harvest.
+PROGRESS_SECONDS = 30.0
 
 
 class Outlet(t.Protocol):
@@ -80,6 +85,9 @@ class Outlet(t.Protocol):
 
     def activate(self, version: int) -> None:
         """The full harvest of this version is complete: send ACTIVATE_VERSION."""
+
+    def pause(self, pause: QuietPause) -> None:
+        """A quiet window began (the STATE is written): wait for its end, or end the run."""
 
     def fail(self, message: str) -> None:
         """The stream stopped early: fail the run at its end."""
@@ -153,6 +161,9 @@ class Harvester:
         #: Cursor rejections since an item was last handled (not passed over).
         self.restarts = 0
         self._last_state = float("-inf")
+        self._last_progress = 0.0
+        #: The size of the list as the source last announced it (an estimate; progress only).
+        self.total: int | None = None
 
     def run(self) -> Iterator[dict[str, t.Any]]:
         """Harvest; yield this stream's records (side rows go to the outlet)."""
@@ -169,10 +180,18 @@ class Harvester:
             if self.stats.pages and self._state_due():
                 # Before every request but the run's first (nothing to lose before it, and a
                 # run that fails at once leaves the saved state as it was).
-                self.outlet.write_state()
-            page = yield from self._fetch(requested, skipped)
+                self.checkpoint_now()
+            try:
+                page = yield from PageReader(self).fetch(requested, skipped)
+            except QuietPause as pause:
+                self.checkpoint_now()
+                self.outlet.pause(pause)  # waits for the window's end, or ends the run
+                continue
+            except SourceError as exc:  # the source is down, or kept failing: stop here
+                self.checkpoint_now()
+                raise type(exc)(f"{exc}; {self.stream} resumes at cursor {cp.cursor!r}") from None
             self.stats.pages += 1
-            _log_page(self, page)
+            self._page_done(page)
             progressed = (cp.cursor, cp.skip) != (requested, skipped)
             stop = self._after(page, requested)
             if stop is None:
@@ -190,6 +209,23 @@ class Harvester:
                 self.transport.backoff(failed - 1, limit, stop.message, page.info.url,
                                        self.stats, category=stop.category)
 
+    def checkpoint_now(self) -> None:
+        """Write a STATE now (and note when, for the metrics)."""
+        self.outlet.write_state()
+        self.transport.metrics.checkpoint.labels(self.stream).set(self.clock.time())
+
+    def _page_done(self, page: Page) -> None:
+        metrics = self.transport.metrics
+        metrics.pages.labels(self.stream).inc()
+        metrics.records.labels(self.stream).inc(page.emitted)
+        _log_page(self, page)
+        if page.end.total is not None:
+            self.total = page.end.total
+        now = self.clock.monotonic()
+        if now - self._last_progress >= PROGRESS_SECONDS:
+            self._last_progress = now
+            _log_progress(self)
+
     def _state_due(self) -> bool:
         """Whether a STATE goes out before this request (see ``Dialect.state_interval``)."""
         now = self.clock.monotonic()
@@ -197,36 +233,6 @@ class Harvester:
             return False
         self._last_state = now
         return True
-
-    def _fetch(self, requested: str | None, skip: int) -> t.Generator[dict, None, Page]:
-        """Request the page at the checkpoint and read it; return its book-keeping."""
-        cp = self.checkpoint
-        request = self.dialect.request(self.stream, requested, cp.modified_since, cp.window)
-        response = self.transport.get(
-            request, stats=self.stats, pass_errors=self.dialect.pass_errors
-        )
-        info = PageInfo(sanitize_url(response.url or request.full_url), requested,
-                        iso_utc(self.clock.time()))
-        page = Page(info=info, skip=skip)
-        server_time = _server_time(response, self.clock.time())
-        if response.status_code >= 400:
-            # An HTTP error whose body may be the protocol's answer (an OAI-PMH error).
-            body = read_bounded(response, ERROR_BODY_BYTES)
-            end = self.dialect.explain(response.status_code, body)
-            if end is None:
-                detail = body[:200].decode("utf-8", "replace").strip().replace("\n", " ")
-                raise http_failure(response, self.transport.api_url, detail or "(empty body)")
-            page.end = end
-            return page
-        with closing(response):
-            try:
-                yield from PageReader(self).read(response, page, server_time)
-            except BODY_ERRORS as exc:
-                page.broken = f"{type(exc).__name__} while reading the body"
-        cp.note_server_time(page.end.server_time or server_time)
-        for warning in page.end.warnings:
-            self.logger.warning("%s: %s", self.stream, warning)
-        return page
 
     def _after(self, page: Page, requested: str | None) -> _Stop | None:
         """What comes after a page: None (go on), _DONE, or a _Stop (no progress)."""
@@ -265,7 +271,7 @@ class Harvester:
                 # it again when it resumes (the target's activation is idempotent).
                 self.outlet.activate(cp.version)
             bookmark = cp.complete()
-            self.outlet.write_state()
+            self.checkpoint_now()
             _log_summary(self, bookmark)
             return _DONE
         if verdict in (PageVerdict.CONTINUE, PageVerdict.EMPTY) and not self.dialect.item_cursors:
@@ -317,13 +323,45 @@ class PageReader:
         self.outlet = harvester.outlet
         self.stats = harvester.stats
 
+    def fetch(self, requested: str | None, skip: int) -> t.Generator[dict, None, Page]:
+        """Request the page at the checkpoint and read it; return its book-keeping."""
+        cp, transport = self.checkpoint, self.harvester.transport
+        request = self.dialect.request(self.stream, requested, cp.modified_since, cp.window)
+        response = transport.get(request, stats=self.stats, pass_errors=self.dialect.pass_errors)
+        clock = transport.clock
+        info = PageInfo(sanitize_url(response.url or request.full_url), requested,
+                        iso_utc(clock.time()))
+        page = Page(info=info, skip=skip)
+        server_time = _server_time(response, clock.time())
+        if response.status_code >= 400:
+            # An HTTP error whose body may be the protocol's answer (an OAI-PMH error).
+            body = read_bounded(response, ERROR_BODY_BYTES)
+            end = self.dialect.explain(response.status_code, body)
+            if end is None:
+                detail = body[:200].decode("utf-8", "replace").strip().replace("\n", " ")
+                raise http_failure(response, transport.api_url, detail or "(empty body)")
+            page.end = end
+            return page
+        with closing(response):
+            try:
+                yield from self.read(response, page, server_time)
+            except BODY_ERRORS as exc:
+                page.broken = f"{type(exc).__name__} while reading the body"
+            except BodyRefused as exc:
+                page.end.stop = str(exc)
+        cp.note_server_time(page.end.server_time or server_time)
+        for warning in page.end.warnings:
+            self.harvester.logger.warning("%s: %s", self.stream, warning)
+        return page
+
     def read(
         self, response: requests.Response, page: Page, server_time: str
     ) -> Iterator[dict[str, t.Any]]:
         cp = self.checkpoint
         to_skip = page.skip
         noted = False
-        items = self.dialect.read(self.stream, response.iter_content(CHUNK_BYTES), page.end)
+        body = body_chunks(response, self.harvester.transport.settings.body)
+        items = self.dialect.read(self.stream, body, page.end)
         for item in items:
             page.items += 1
             if to_skip:
@@ -383,7 +421,9 @@ class PageReader:
         return outcome.record
 
     def _quarantine(self, entry: dict[str, t.Any]) -> None:
-        self.stats.quarantined[reason_category(entry["reason"])] += 1
+        category = reason_category(entry["reason"])
+        self.stats.quarantined[category] += 1
+        self.harvester.transport.metrics.quarantined.labels(entry["stream"], category).inc()
         # Noted before it is emitted: a resumed run that meets this item again skips it.
         self.checkpoint.note_quarantined(entry["raw_sha256"])
         self.outlet.quarantine(entry)
@@ -405,7 +445,7 @@ _DONE = _Stop("done")
 def _give_up(harvester: Harvester, message: str) -> None:
     harvester.logger.error("%s: %s", harvester.stream, message)
     harvester.outlet.fail(f"{harvester.stream}: {message}")
-    harvester.outlet.write_state()
+    harvester.checkpoint_now()
     _log_summary(harvester, harvester.checkpoint.bookmark)
 
 
@@ -420,6 +460,21 @@ def _log_start(harvester: Harvester) -> None:
     if cp.version is not None:
         logger.info("%s: full harvest, version %d: rows it does not see again will be marked "
                     "deleted when it completes", stream, cp.version)
+
+
+def _log_progress(harvester: Harvester) -> None:
+    """A progress line: records, pages, records/s, and an ETA when the source gave a total."""
+    stats, cp = harvester.stats, harvester.checkpoint
+    elapsed = max(harvester.clock.monotonic() - harvester.started, 1e-9)
+    rate = stats.records / elapsed
+    eta = ""
+    done = stats.records + sum(stats.quarantined.values()) + stats.duplicates_skipped
+    if harvester.total and rate > 0 and not cp.modified_since:
+        left = max(harvester.total - done, 0)
+        eta = f"; about {left / rate / 60:.0f} min left of about {harvester.total:,} (the " \
+              "source's estimate)"
+    harvester.logger.info("%s progress: %s records in %d pages, %.0f records/s%s",
+                          harvester.stream, f"{stats.records:,}", stats.pages, rate, eta)
 
 
 def _log_page(harvester: Harvester, page: Page) -> None:

@@ -459,6 +459,10 @@ class Pacer:
         self._in_flight = 0
         self._blocked_until: float | None = None  # monotonic
         self._last_start: float | None = None  # monotonic
+        self._blocked_cause = "retry_after"
+        #: What the last computed delay waits for: ``budget``, ``ceiling``, ``retry_after``,
+        #: ``backoff`` (or ``none``).
+        self.cause = "none"
         #: Number of :meth:`wait` calls that actually slept.
         self.waits = 0
         #: Total seconds slept by :meth:`wait`.
@@ -519,27 +523,34 @@ class Pacer:
             else:
                 self._budget = RateLimitBudget(fresh.limit, estimate, fresh.reset_at)
 
-    def block_for(self, seconds: float) -> None:
-        """No request before ``seconds`` from now (a ``Retry-After``). Longer blocks win."""
+    def block_for(self, seconds: float, cause: str = "retry_after") -> None:
+        """No request before ``seconds`` from now (a ``Retry-After``, a backoff). Longer wins.
+
+        Args:
+            seconds: how long.
+            cause: why, as :attr:`cause` reports it (``retry_after``, ``backoff``, ...).
+        """
         if not seconds > 0 or math.isinf(seconds):
             return
         with self._lock:
             until = self._clock.monotonic() + seconds
             if self._blocked_until is None or until > self._blocked_until:
                 self._blocked_until = until
+                self._blocked_cause = cause
 
     def _delay_locked(self) -> float:
         now = self._clock.time()
         mono = self._clock.monotonic()
         self._expire_locked(now)
-        delay = 0.0
+        waits = [(0.0, "none")]
         budget = self._budget
         if budget is not None and budget.remaining <= 0:
-            delay = max(delay, budget.reset_at - now)
+            waits.append((budget.reset_at - now, "budget"))
         if self._blocked_until is not None:
-            delay = max(delay, self._blocked_until - mono)
+            waits.append((self._blocked_until - mono, self._blocked_cause))
         if self._interval and self._last_start is not None:
-            delay = max(delay, self._last_start + self._interval - mono)
+            waits.append((self._last_start + self._interval - mono, "ceiling"))
+        delay, self.cause = max(waits, key=lambda pair: pair[0])
         if delay <= _EPSILON:
             return 0.0
         return min(delay, self._max_wait)

@@ -17,7 +17,9 @@ to check. It never sleeps itself: every wait goes through the pacer on the injec
 
 from __future__ import annotations
 
+import json
 import logging
+import math
 import typing as t
 from collections import Counter
 from dataclasses import dataclass, field
@@ -27,9 +29,14 @@ import requests
 import requests.adapters
 import urllib3.exceptions
 
+from tap_museumcms.auth import Credentials, OAuthSettings, origin_of
+from tap_museumcms.body import BodyLimits
+from tap_museumcms.breaker import STATE_VALUES, CircuitBreaker
 from tap_museumcms.errors import ConfigurationError, SourceError
-from tap_museumcms.ratelimit import Pacer, RetryPolicy, is_retryable_status, parse_retry_after
-from tap_museumcms.redact import sanitize_url
+from tap_museumcms.metrics import RunMetrics
+from tap_museumcms.quiet import QuietHours, QuietPause
+from tap_museumcms.ratelimit import Pacer, RetryPolicy, parse_retry_after
+from tap_museumcms.redact import install_secret_filter, sanitize_url
 
 if t.TYPE_CHECKING:
     import random
@@ -39,6 +46,8 @@ if t.TYPE_CHECKING:
 
 #: Connections kept per host in the shared pool.
 POOL_SIZE = 4
+#: Statuses retried by default: the host failing (a 429 is rate limiting, retried apart).
+DEFAULT_RETRY_STATUSES = frozenset({500, 502, 503, 504})
 #: Exceptions that mean the body could not be read to its end.
 BODY_ERRORS = (requests.exceptions.RequestException, urllib3.exceptions.HTTPError, OSError)
 
@@ -73,153 +82,103 @@ class StreamStats:
     waited_seconds: float = 0.0
 
 
-class KeyAuth(requests.auth.AuthBase):
-    """Adds the API key to requests for the source's own origin, and to no other.
+@dataclass(frozen=True)
+class TransportSettings:
+    """What the transport needs from the tap's settings and the source's dialect.
 
-    The key goes where the source wants it: ``Authorization: Bearer <key>``, ``X-API-Key:
-    <key>``, or a query parameter (``?wskey=<key>`` for Europeana, ``?api_key=`` for
-    api.data.gov). A request to another scheme, host or port (a next-page URL that points
-    elsewhere) is sent without it.
-
-    Args:
-        key: the API key (None: nothing is added).
-        origin: ``(scheme, host, port)`` of ``api_url``.
-        header: ``"authorization"`` or ``"x-api-key"`` (when ``param`` is None).
-        param: the query parameter that carries the key, if the source wants one.
+    ``retry_statuses`` (setting) are retried and count as the host failing (the breaker);
+    ``rate_statuses`` (the dialect's, and 429) mean "slow down": retried, never a failure.
     """
 
-    def __init__(
-        self, key: str | None, origin: tuple[str, str, int | None], *,
-        header: str = "authorization", param: str | None = None,
-    ) -> None:
-        self._key = key
-        self._origin = origin
-        self._header = header
-        self._param = param
-
-    def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
-        if not self._key or origin_of(request.url or "") != self._origin:
-            return request
-        if self._param:
-            request.prepare_url(request.url, {self._param: self._key})
-        elif self._header == "x-api-key":
-            request.headers["X-API-Key"] = self._key
-        else:
-            request.headers["Authorization"] = f"Bearer {self._key}"
-        return request
-
-    def __repr__(self) -> str:  # never show the key
-        return f"KeyAuth(header={self._header!r}, param={self._param!r}, key=***)"
-
-
-def origin_of(url: str) -> tuple[str, str, int | None]:
-    """``(scheme, host, port)`` of a URL, the port made explicit for http and https."""
-    parts = urlsplit(url)
-    port = parts.port or {"http": 80, "https": 443}.get(parts.scheme.lower())
-    return parts.scheme.lower(), (parts.hostname or "").lower(), port
-
-
-class _Session(requests.Session):
-    """A session that never follows a redirect to another host with the API key."""
-
-    def rebuild_auth(self, prepared_request: requests.PreparedRequest, response: t.Any) -> None:
-        # requests drops ``Authorization`` on a redirect to another host, but not ``X-API-Key``.
-        if "X-API-Key" in prepared_request.headers and self.should_strip_auth(
-            response.request.url, prepared_request.url
-        ):
-            del prepared_request.headers["X-API-Key"]
-        super().rebuild_auth(prepared_request, response)
-
-
-class Transport:
-    """The run's HTTP client: pooled session, auth, pacer, retry policy, classification.
-
-    Args:
-        api_url: the configured base URL (only for messages; never logged unmasked).
-        session: the pooled session; ``auth`` is set on it.
-        pacer: shared by every request of the run.
-        policy: how often and how long to retry.
-        clock, rng: injected time and randomness (jitter).
-        timeout: connect and read timeout, seconds.
-        user_agent: sent on every request.
-    """
-
-    def __init__(
-        self,
-        *,
-        api_url: str,
-        session: requests.Session,
-        pacer: Pacer,
-        policy: RetryPolicy,
-        clock: Clock,
-        rng: random.Random,
-        timeout: float,
-        user_agent: str,
-        rate_statuses: frozenset[int] = frozenset(),
-    ) -> None:
-        self.api_url = api_url
-        self.session = session
-        self.pacer = pacer
-        self.policy = policy
-        self.clock = clock
-        self.rng = rng
-        self.timeout = timeout
-        self.user_agent = user_agent
-        self.rate_statuses = rate_statuses
-        #: True once any response came back (connection errors before it mean bad settings).
-        self.seen_response = False
+    api_url: str
+    user_agent: str
+    timeout: float = 60.0
+    max_retries: int = 5
+    max_retry_after_seconds: float = 300.0
+    max_requests_per_second: float | None = None
+    retry_statuses: frozenset[int] = DEFAULT_RETRY_STATUSES
+    rate_statuses: frozenset[int] = frozenset({429})
+    breaker_failures: int = 5
+    breaker_window_seconds: float = 60.0
+    breaker_open_seconds: float = 60.0
+    allow_insecure_http: bool = False
+    body: BodyLimits = field(default_factory=BodyLimits)
 
     @classmethod
     def from_config(
-        cls, config: Mapping[str, t.Any], *, clock: Clock, rng: random.Random,
-        key_param: str | None = None, default_rps: float | None = None,
+        cls, config: Mapping[str, t.Any], *, default_rps: float | None = None,
         rate_statuses: frozenset[int] = frozenset(),
-    ) -> Transport:
-        """Build the run's transport from the tap settings and the source's politeness.
-
-        Args:
-            key_param: the query parameter that carries the API key, when the source wants
-                one (else it goes in a header, as ``auth_header`` says).
-            default_rps: the source's request ceiling when ``max_requests_per_second`` is unset.
-            rate_statuses: statuses that mean "slow down" at this source (the Met answers 403),
-                retried like 429.
-        """
+    ) -> TransportSettings:
         from tap_museumcms import __version__
 
-        session = _Session()
-        adapter = requests.adapters.HTTPAdapter(
-            pool_connections=POOL_SIZE, pool_maxsize=POOL_SIZE, max_retries=0
-        )
-        session.mount("http://", adapter)
-        session.mount("https://", adapter)
-        session.auth = KeyAuth(
-            config.get("api_key"), origin_of(str(config.get("api_url") or "")),
-            header=config.get("auth_header", "authorization"), param=key_param,
-        )
+        def number(name: str, default: float) -> float:
+            value = config.get(name)
+            return float(value) if value is not None else default
+
         rps = config.get("max_requests_per_second") or default_rps
-        max_wait = float(config.get("max_retry_after_seconds", 300))
+        max_page = config.get("max_page_bytes")
         return cls(
             api_url=str(config.get("api_url") or ""),
-            session=session,
-            pacer=Pacer(
-                clock=clock,
-                max_requests_per_second=float(rps) if rps else None,
-                max_wait_seconds=max_wait,
-            ),
-            policy=RetryPolicy(
-                max_retries=int(config.get("max_retries", 5)), max_retry_after_seconds=max_wait
-            ),
-            clock=clock,
-            rng=rng,
-            timeout=float(config.get("request_timeout_seconds", 60)),
-            rate_statuses=rate_statuses,
             user_agent=config.get("user_agent") or default_user_agent(__version__),
+            timeout=number("request_timeout_seconds", 60),
+            max_retries=int(number("max_retries", 5)),
+            max_retry_after_seconds=number("max_retry_after_seconds", 300),
+            max_requests_per_second=float(rps) if rps else None,
+            retry_statuses=frozenset(int(s) for s in config.get("retry_statuses")
+                                     or DEFAULT_RETRY_STATUSES) - {429},
+            rate_statuses=frozenset({429}) | rate_statuses,
+            breaker_failures=int(number("breaker_failures", 5)),
+            breaker_window_seconds=number("breaker_window_seconds", 60),
+            breaker_open_seconds=number("breaker_open_seconds", 60),
+            allow_insecure_http=bool(config.get("allow_insecure_http")),
+            body=BodyLimits(max_bytes=int(max_page) if max_page else None),
         )
+
+
+class Transport:
+    """The run's HTTP client: pooled session, credentials, admission, retries, classification.
+
+    Args:
+        settings: see :class:`TransportSettings`.
+        clock, rng: injected time and randomness (jitter).
+        credentials: what requests to the source carry (keys or an OAuth2 token).
+        quiet: the quiet hours (no request inside one).
+        metrics: the run's counters.
+    """
+
+    def __init__(
+        self, settings: TransportSettings, *, clock: Clock, rng: random.Random,
+        credentials: Credentials, quiet: QuietHours | None = None,
+        metrics: RunMetrics | None = None,
+    ) -> None:
+        self.settings = settings
+        self.api_url = settings.api_url
+        self.clock = clock
+        self.rng = rng
+        self.policy = RetryPolicy(max_retries=settings.max_retries,
+                                  max_retry_after_seconds=settings.max_retry_after_seconds)
+        self.pacer = Pacer(clock=clock, max_requests_per_second=settings.max_requests_per_second,
+                           max_wait_seconds=settings.max_retry_after_seconds)
+        self.session = pooled_session()
+        self.session.auth = self.credentials = credentials
+        credentials.fetch_token = self.fetch_token
+        self.admission = Admission(self, quiet)
+        self.metrics = metrics or RunMetrics()
+        #: True once any response came back (connection errors before it mean bad settings).
+        self.seen_response = False
+
+    @property
+    def timeout(self) -> float:
+        return self.settings.timeout
 
     def __enter__(self) -> Transport:
         return self
 
     def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self.metrics.count_connections(self.session)
         self.session.close()
 
     # -- sending ---------------------------------------------------------------------------
@@ -227,7 +186,7 @@ class Transport:
     def get(
         self, request: PageRequest, *, stats: StreamStats, pass_errors: bool = False
     ) -> requests.Response:
-        """Send one GET with pacing and retries; return the streamed response.
+        """Send one GET with admission and retries; return the streamed response.
 
         Args:
             request: what to send.
@@ -238,40 +197,95 @@ class Transport:
         Raises:
             ConfigurationError: the settings cannot work (host, credentials, endpoint).
             SourceError: the source kept failing beyond ``max_retries``.
+            QuietPause: a quiet window began (nothing was sent).
         """
         url = request.full_url
+        headers = {"User-Agent": self.settings.user_agent, "Accept-Encoding": "gzip, deflate",
+                   **request.headers}
+        return self._exchange(lambda: requests.Request("GET", url, headers=headers), url,
+                              stats, pass_errors)
+
+    def fetch_token(self, oauth: OAuthSettings) -> dict[str, t.Any]:
+        """The OAuth2 client-credentials token request, paced and retried like any other."""
+        data = {"grant_type": "client_credentials", **({"scope": oauth.scope}
+                                                        if oauth.scope else {})}
+        basic = requests.auth.HTTPBasicAuth(oauth.client_id, oauth.client_secret)
+        response = self._exchange(
+            lambda: requests.Request("POST", oauth.token_url, data=data, auth=basic,
+                                     headers={"User-Agent": self.settings.user_agent}),
+            oauth.token_url, StreamStats(), pass_errors=True)
+        body = read_bounded(response, 64 * 1024)
+        if response.status_code >= 400:
+            raise ConfigurationError(
+                f"the OAuth2 token request to {sanitize_url(oauth.token_url)} failed with HTTP "
+                f"{response.status_code}; check oauth_client_id, oauth_client_secret and "
+                "oauth_scope")
+        try:
+            answer = json.loads(body)
+        except ValueError:
+            raise ConfigurationError("the OAuth2 token endpoint did not answer JSON") from None
+        token = answer.get("access_token") if isinstance(answer, dict) else None
+        if isinstance(token, str) and token:
+            install_secret_filter([*self.credentials.secrets, token])
+        return answer if isinstance(answer, dict) else {}
+
+    def _exchange(
+        self, make: t.Callable[[], requests.Request], url: str, stats: StreamStats,
+        pass_errors: bool,
+    ) -> requests.Response:
+        check_scheme(url, self.settings.allow_insecure_http)
         shown = sanitize_url(url)
-        headers = {"User-Agent": self.user_agent, **request.headers}
-        prepared = self.session.prepare_request(requests.Request("GET", url, headers=headers))
         attempt = 0
         while True:
-            stats.waited_seconds += self.pacer.wait()
+            self.admission.admit(url, stats)
+            prepared = self.session.prepare_request(make())
             try:
-                response = self.session.send(
-                    prepared, stream=True, timeout=self.timeout, allow_redirects=True
-                )
+                response = self.session.send(prepared, stream=True, timeout=self.timeout,
+                                             allow_redirects=True, **env_settings(self.session,
+                                                                                  url))
             except (requests.exceptions.ConnectionError, requests.exceptions.Timeout) as exc:
                 self.pacer.observe({})  # the request is no longer in flight
+                self.admission.failed(url, type(exc).__name__)
                 attempt = self._connection_failed(exc, attempt, shown, stats)
                 continue
             self.seen_response = True
             self.pacer.observe(response.headers)
-            status = response.status_code
-            if is_retryable_status(status) or status in self.rate_statuses:
-                retry_after = parse_retry_after(
-                    response.headers.get("Retry-After"),
-                    now=self.clock.time(),
-                    max_seconds=self.policy.max_retry_after_seconds,
-                )
-                drain(response)
-                attempt = self.backoff(
-                    attempt, self.policy.max_retries, f"HTTP {status}", shown, stats,
-                    retry_after=retry_after,
-                )
+            self.metrics.request(urlsplit(url).path or "/", response.status_code)
+            verdict = self._judge(response, url, shown, attempt, stats)
+            if isinstance(verdict, int):
+                attempt = verdict
                 continue
-            if status >= 400 and not pass_errors:
+            if response.status_code >= 400 and not pass_errors:
                 raise http_failure(response, self.api_url, excerpt(response))
             return response
+
+    def _judge(
+        self, response: requests.Response, url: str, shown: str, attempt: int,
+        stats: StreamStats,
+    ) -> int | None:
+        """A new attempt count when the request goes again, None when the response stands."""
+        status, settings = response.status_code, self.settings
+        retry_after = parse_retry_after(response.headers.get("Retry-After"),
+                                        now=self.clock.time(), max_seconds=math.inf)
+        spent = status == 429 and retry_after is not None and (
+            retry_after > settings.max_retry_after_seconds)
+        refused = status in (401, 403) and status not in settings.rate_statuses
+        if refused or spent:
+            change = self.credentials.rejected(status, budget_spent=spent)
+            if change is not None:
+                drain(response)
+                LOGGER.warning("%s (on GET %s)", change, shown)
+                return attempt  # the credentials changed: the same attempt again
+        if status in settings.rate_statuses or status in settings.retry_statuses:
+            if status not in settings.rate_statuses:
+                self.admission.failed(url, f"HTTP {status}")
+            drain(response)
+            return self.backoff(attempt, self.policy.max_retries, f"HTTP {status}", shown, stats,
+                                retry_after=retry_after)
+        self.admission.succeeded(url)
+        if status < 400:
+            self.credentials.accepted()
+        return None
 
     def _connection_failed(
         self, exc: BaseException, attempt: int, url: str, stats: StreamStats
@@ -286,21 +300,14 @@ class Transport:
         return self.backoff(attempt, limit, type(exc).__name__, url, stats, exc=exc)
 
     def backoff(
-        self,
-        attempt: int,
-        limit: int,
-        cause: str,
-        url: str,
-        stats: StreamStats,
-        *,
-        retry_after: float | None = None,
-        exc: BaseException | None = None,
+        self, attempt: int, limit: int, cause: str, url: str, stats: StreamStats, *,
+        retry_after: float | None = None, exc: BaseException | None = None,
         category: str | None = None,
     ) -> int:
         """Count a failed attempt and schedule the wait, or give up with a clear error.
 
         Returns:
-            The new attempt count (the caller tries again after the pacer's wait).
+            The new attempt count (the caller tries again after the admission's wait).
 
         Raises:
             ConfigurationError: a connection never succeeded in this run.
@@ -308,6 +315,7 @@ class Transport:
         """
         attempt += 1
         stats.retries[category or cause] += 1
+        self.metrics.retry(category or cause)
         if attempt > limit:
             if isinstance(exc, requests.exceptions.ConnectionError) and not self.seen_response:
                 raise ConfigurationError(
@@ -317,13 +325,131 @@ class Transport:
             raise SourceError(
                 f"giving up on GET {url} after {attempt} attempts: last error {cause}"
             )
+        retry_after = None if retry_after is None else min(
+            retry_after, self.policy.max_retry_after_seconds)
         wait = self.policy.wait_seconds(attempt, retry_after=retry_after, rng=self.rng)
-        self.pacer.block_for(wait)
         how = "as told by Retry-After" if retry_after is not None else "backoff with jitter"
+        self.pacer.block_for(wait, "retry_after" if retry_after is not None else "backoff")
         LOGGER.warning(
             "%s on GET %s; retry %d of %d in %.2f s (%s)", cause, url, attempt, limit, wait, how
         )
         return attempt
+
+
+class Admission:
+    """Decides when a request may go: quiet hours, the host's breaker, then the pacer.
+
+    Every wait is slept on the injected clock and recorded by cause (metrics, stats).
+    """
+
+    def __init__(self, transport: Transport, quiet: QuietHours | None) -> None:
+        self.transport = transport
+        self.quiet = quiet
+        self.breakers: dict[tuple[str, str, int | None], CircuitBreaker] = {}
+
+    def breaker(self, url: str) -> CircuitBreaker:
+        """The breaker of the request's host (one per origin, shared by every stream)."""
+        origin = origin_of(url)
+        found = self.breakers.get(origin)
+        if found is None:
+            s = self.transport.settings
+            found = self.breakers[origin] = CircuitBreaker(
+                failures=s.breaker_failures, window_seconds=s.breaker_window_seconds,
+                open_seconds=s.breaker_open_seconds, clock=self.transport.clock,
+                host=origin[1] or "the source")
+        return found
+
+    def admit(self, url: str, stats: StreamStats) -> None:
+        """Wait until the request may go, then admit it.
+
+        Raises:
+            QuietPause: now is inside a quiet window (before anything was sent).
+        """
+        transport = self.transport
+        clock, pacer, metrics = transport.clock, transport.pacer, transport.metrics
+        breaker = self.breaker(url)
+        while True:
+            quiet = self.quiet.current() if self.quiet else None
+            if quiet is not None:
+                raise QuietPause(*quiet)
+            wait, cause = breaker.before_request(), "breaker"
+            if wait <= 0:
+                wait, cause = pacer.delay(), pacer.cause
+            if wait <= 0:
+                break
+            clock.sleep(wait)
+            stats.waited_seconds += wait
+            metrics.waited(cause, wait)
+        pacer.wait()  # admits it (no wait left)
+        metrics.breaker.labels(breaker.host).set(STATE_VALUES[breaker.state])
+        budget = pacer.budget
+        if budget is not None:
+            metrics.budget.set(budget.remaining)
+
+    def failed(self, url: str, what: str) -> None:
+        """The host failed a request: the breaker counts it (a failed probe raises)."""
+        breaker = self.breaker(url)
+        was = breaker.state
+        breaker.failure(what)
+        if breaker.state == "open" and was != "open":
+            LOGGER.warning("circuit breaker open: %s", breaker.describe())
+        self.transport.metrics.breaker.labels(breaker.host).set(STATE_VALUES[breaker.state])
+
+    def succeeded(self, url: str) -> None:
+        self.breaker(url).success()
+
+
+class _Session(requests.Session):
+    """A session that never follows a redirect to another host with an API key header.
+
+    (requests itself drops ``Authorization`` there; a key in the query is only ever added to
+    the source's own origin, see :class:`~tap_museumcms.auth.Credentials`.)
+    """
+
+    def rebuild_auth(self, prepared_request: requests.PreparedRequest, response: t.Any) -> None:
+        if "X-API-Key" in prepared_request.headers and self.should_strip_auth(
+            response.request.url, prepared_request.url
+        ):
+            del prepared_request.headers["X-API-Key"]
+        super().rebuild_auth(prepared_request, response)
+
+
+def pooled_session() -> requests.Session:
+    """One session, its connections pooled and never retried by urllib3 (the tap retries)."""
+    session = _Session()
+    adapter = requests.adapters.HTTPAdapter(
+        pool_connections=POOL_SIZE, pool_maxsize=POOL_SIZE, max_retries=0
+    )
+    session.mount("http://", adapter)
+    session.mount("https://", adapter)
+    return session
+
+
+def env_settings(session: requests.Session, url: str) -> dict[str, t.Any]:
+    """Proxies and a CA bundle from the environment; TLS verification is never switched off."""
+    merged = session.merge_environment_settings(url, {}, None, None, None)
+    verify = merged.get("verify")
+    return {"proxies": merged.get("proxies") or {},
+            "verify": verify if isinstance(verify, str) and verify else True}
+
+
+_LOOPBACK = {"localhost", "127.0.0.1", "::1"}
+
+
+def check_scheme(url: str, allow_insecure_http: bool) -> None:
+    """Plain http goes to loopback only, unless ``allow_insecure_http`` is set.
+
+    Raises:
+        ConfigurationError: plain http to another host.
+    """
+    parts = urlsplit(url)
+    host = (parts.hostname or "").lower()
+    if parts.scheme == "http" and not allow_insecure_http and not (
+        host in _LOOPBACK or host.startswith("127.")
+    ):
+        raise ConfigurationError(
+            f"refusing plain http to {host}: use https, or set allow_insecure_http if this "
+            "network is trusted (credentials and data would travel in clear)")
 
 
 def default_user_agent(version: str) -> str:

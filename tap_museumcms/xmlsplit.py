@@ -29,10 +29,11 @@ Example::
 from __future__ import annotations
 
 import typing as t
-import zlib
 from dataclasses import dataclass, field
 
 from lxml import etree
+
+from tap_museumcms.body import BodyLimits, Inflater
 
 if t.TYPE_CHECKING:
     from collections.abc import Iterator
@@ -42,8 +43,6 @@ OAI_NS = "http://www.openarchives.org/OAI/2.0/"
 PREFIX_BYTES = 4096
 #: The envelope (everything but the records) is small; a bigger one is not OAI-PMH.
 ENVELOPE_LIMIT = 4 * 1024 * 1024
-#: Inflate an undeclared gzip body at most this much per step.
-_INFLATE_STEP = 1024 * 1024
 
 _PROLOG, _ENVELOPE, _RECORD, _DONE = range(4)
 _SPACE = frozenset(b" \t\r\n")
@@ -102,25 +101,26 @@ class RecordSplitter:
         self._envelope = _EnvelopeReader(self.envelope)
         self._open = self._root_close = b""
         self._record: _RecordEnd | None = None
-        self._inflate: t.Any = None
+        self._inflate: Inflater | None = None
         self._first = True
 
     # -- input ------------------------------------------------------------------------
 
     def feed(self, chunk: bytes) -> Iterator[Piece]:
-        """Take the next chunk of the body; yield the records it completes."""
+        """Take the next chunk of the body; yield the records it completes.
+
+        Raises:
+            BodyRefused: an undeclared gzip body inflates beyond the ratio bound.
+        """
         if self._first and chunk:
             self._first = False
             if chunk[:2] == b"\x1f\x8b":  # gzip that no Content-Encoding announced
-                self._inflate = zlib.decompressobj(wbits=31)
+                self._inflate = Inflater("gzip", BodyLimits())
         if self._inflate is not None:
-            data = self._inflate.decompress(chunk, _INFLATE_STEP)
-            while True:
+            for data in self._inflate.feed(chunk):
                 self._buf += data
                 yield from self._run()
-                if not self._inflate.unconsumed_tail:
-                    return
-                data = self._inflate.decompress(self._inflate.unconsumed_tail, _INFLATE_STEP)
+            return
         self._buf += chunk
         yield from self._run()
 

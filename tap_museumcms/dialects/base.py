@@ -67,6 +67,8 @@ class PageEnd:
         stop: the page proves the harvest cannot go on (a total that shrank, a page cap): why.
             The stream stops with that line, its checkpoint kept.
         server_time: the server's clock for this response (ISO), when the body says it.
+        total: the size of the whole list as the source announces it (an estimate: progress
+            lines only, nothing is computed from it).
         warnings: things worth one log line (a quirk the dialect worked around).
     """
 
@@ -76,6 +78,7 @@ class PageEnd:
     broken: str | None = None
     stop: str | None = None
     server_time: str | None = None
+    total: int | None = None
     warnings: list[str] = field(default_factory=list)
 
 
