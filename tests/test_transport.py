@@ -1,13 +1,12 @@
-"""Credentials go to the source's own origin only, in the form it wants; keys rotate, tokens renew."""
+"""Credentials go to the source's own origin only, in the form it wants; keys rotate."""
 
 from __future__ import annotations
 
 import requests
-
-from tap_museumcms.redact import sanitize_url
 from fakeclock import FakeClock
 
 from tap_museumcms.auth import Credentials, OAuthSettings, api_keys, origin_of
+from tap_museumcms.redact import sanitize_url
 from tap_museumcms.transport import PageRequest
 
 ORIGIN = origin_of("https://api.example.org/api/v1")
@@ -24,18 +23,20 @@ def test_origin_makes_default_ports_explicit_and_ignores_case():
 
 
 def test_the_key_goes_where_the_source_wants_it():
-    bearer = prepared("https://api.example.org/api/v1/x", Credentials(["k-1234"], ORIGIN))
+    key = ["k-1234"]
+    bearer = prepared("https://api.example.org/api/v1/x", Credentials(key, ORIGIN))
     assert bearer.headers["Authorization"] == "Bearer k-1234"
-    header = prepared("https://api.example.org/x", Credentials(["k-1234"], ORIGIN, header="x-api-key"))
+    header = prepared("https://api.example.org/x", Credentials(key, ORIGIN, header="x-api-key"))
     assert header.headers["X-API-Key"] == "k-1234" and "Authorization" not in header.headers
-    query = prepared("https://api.example.org/x?rows=10", Credentials(["k-1234"], ORIGIN, param="wskey"))
+    query = prepared("https://api.example.org/x?rows=10", Credentials(key, ORIGIN, param="wskey"))
     assert query.url == "https://api.example.org/x?rows=10&wskey=k-1234"
     assert "Authorization" not in query.headers
 
 
 def test_no_key_to_another_origin_in_any_form():
-    for auth in (Credentials(["k-1234"], ORIGIN), Credentials(["k-1234"], ORIGIN, header="x-api-key"),
-                 Credentials(["k-1234"], ORIGIN, param="api_key")):
+    key = ["k-1234"]
+    for auth in (Credentials(key, ORIGIN), Credentials(key, ORIGIN, header="x-api-key"),
+                 Credentials(key, ORIGIN, param="api_key")):
         for url in ("https://cdn.example.org/x", "http://api.example.org/x",
                     "https://api.example.org:8443/x", "https://api.example.org.evil.test/x"):
             request = prepared(url, auth)
