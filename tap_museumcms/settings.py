@@ -36,8 +36,8 @@ CONFIG_SCHEMA = th.PropertiesList(
                 "`deletedRecord` `no` or `transient`, the public museum APIs). Needs a "
                 "target that honours ACTIVATE_VERSION (target-postgres with "
                 "`add_record_metadata`). Unset: never; 0: every run."),
-    th.Property("api_key", th.CustomType({"anyOf": [
-                    {"type": "string"}, {"type": "array", "items": {"type": "string"}}]}),
+    th.Property("api_key", th.CustomType({"type": ["string", "array"],
+                                          "items": {"type": "string"}}),
                 secret=True,
                 description="API key or token, or a list of them (a JSON list in a string "
                 "works too): a key the source rejects (401, 403) or whose budget is spent is "
