@@ -274,9 +274,9 @@ class Checkpoint:
             old = self.state.get("replication_key_value")
             if not old or new >= old:
                 self.state["replication_key_value"] = new
-                if new == harvest["max_modified"] and self._at_max.digests:
+                if new == harvest["max_modified"] and self._at_max.items:
                     # Includes what this harvest skipped at the same second: all of it is sent.
-                    self.state["emitted_at_bookmark"] = list(self._at_max.digests)
+                    self.state["emitted_at_bookmark"] = self._at_max.digests
                 elif not old or new > old:
                     self.state.pop("emitted_at_bookmark", None)
         if self.state.get("replication_key_value"):
@@ -285,32 +285,37 @@ class Checkpoint:
 
 
 class _AtMax:
-    """What the harvest emitted at its newest ``modified``: in memory, and in STATE if small."""
+    """What the harvest emitted at its newest ``modified``: in memory, and in STATE if small.
+
+    Identities are ``(key, raw_sha256)`` pairs; they become 64-bit digests only when the harvest
+    completes (``emitted_at_bookmark``), so no digest is computed per record.
+    """
 
     def __init__(self, harvest: dict[str, t.Any]) -> None:
         self._h = harvest
         #: None: too many share it to remember (they are sent again).
-        self.digests: dict[str, None] | None = dict.fromkeys(
-            _identity(item) for item in harvest.get("at_max") or [])
+        self.items: dict[tuple[str, str], None] | None = dict.fromkeys(
+            tuple(item) for item in harvest.get("at_max") or [] if len(item) == 2)
+
+    @property
+    def digests(self) -> list[str]:
+        return [_identity(item) for item in self.items or ()]
 
     def restart(self, identity: tuple[str, str] | None) -> None:
         """A newer ``modified``: only this record (if any) is at it."""
-        self.digests = dict.fromkeys([_identity(identity)] if identity else [])
-        self._h["at_max"] = list(self.digests)
+        self.items = {identity: None} if identity else {}
+        self._h["at_max"] = [list(identity)] if identity else []
 
     def add(self, identity: tuple[str, str]) -> None:
         """One more record at the newest ``modified``."""
-        if self.digests is None:
+        if self.items is None or identity in self.items:
             return
-        digest = _identity(identity)
-        if digest in self.digests:
-            return
-        self.digests[digest] = None
-        if len(self.digests) > MAX_AT_BOOKMARK:
-            self.digests = None
+        self.items[identity] = None
+        if len(self.items) > MAX_AT_BOOKMARK:
+            self.items = None
             self._h.pop("at_max", None)
-        elif len(self.digests) <= AT_MAX_IN_STATE:
-            self._h.setdefault("at_max", []).append(digest)
+        elif len(self.items) <= AT_MAX_IN_STATE:
+            self._h.setdefault("at_max", []).append(list(identity))
         else:
             self._h.pop("at_max", None)  # kept in memory only (see the module notes)
 

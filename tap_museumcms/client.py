@@ -25,6 +25,7 @@ from singer_sdk.streams.rest import RESTStream
 
 from tap_museumcms.errors import TapError
 from tap_museumcms.harvest import Harvester
+from tap_museumcms.output import FastRecords
 
 if t.TYPE_CHECKING:
     from collections.abc import Iterator
@@ -54,7 +55,7 @@ _KNOWN_FAILURE_FILTER = _KnownFailureFilter()
 DOCUMENT_STREAMS = ("lido_records", "iiif_manifests")
 
 
-class MuseumCMSStream(RESTStream):
+class MuseumCMSStream(FastRecords, RESTStream):
     """A stream with a harvest of its own. Subclasses only declare name and keys."""
 
     replication_key = "modified"

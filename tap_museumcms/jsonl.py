@@ -24,6 +24,8 @@ import json
 import typing as t
 from dataclasses import dataclass
 
+import msgspec
+
 if t.TYPE_CHECKING:
     from collections.abc import Iterable, Iterator
 
@@ -267,6 +269,13 @@ def decode_json_line(line: RawLine) -> tuple[dict[str, t.Any] | None, str | None
     if data.startswith(_BOM):
         data = data[len(_BOM) :]
     try:
+        value = _FAST.decode(data)  # msgspec: about three times the stdlib's speed
+    except (msgspec.DecodeError, msgspec.ValidationError, RecursionError):
+        pass  # the stdlib says why (and reads lone surrogates, which the models then strip)
+    else:
+        if type(value) is dict:
+            return value, None
+    try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
         return None, f"invalid UTF-8 at byte {exc.start}: {exc.reason}"
@@ -294,3 +303,4 @@ def _reject_constant(name: str) -> t.NoReturn:
 
 # One decoder for all lines: json.loads with keyword arguments builds a new one per call.
 _DECODER = json.JSONDecoder(parse_constant=_reject_constant)
+_FAST = msgspec.json.Decoder()

@@ -16,6 +16,7 @@ from singer_sdk.streams import Stream
 
 from tap_museumcms.iiif import IIIFOptions, manifest_record
 from tap_museumcms.lido import LidoOptions, lido_record
+from tap_museumcms.output import FastRecords
 from tap_museumcms.schemas import load_schema
 from tap_museumcms.standards.validate import lido_version
 
@@ -25,7 +26,7 @@ if t.TYPE_CHECKING:
     from singer_sdk.helpers.types import Context
 
 
-class SideStream(Stream):
+class SideStream(FastRecords, Stream):
     """A stream whose records are pushed in with :meth:`feed`."""
 
     #: Records are built here already typed to the schema.
@@ -75,6 +76,7 @@ class QuarantineStream(SideStream):
     """
 
     name = "quarantine"
+    record_time_field = "received_at"
     primary_keys: t.ClassVar[list[str]] = ["stream", "raw_sha256"]
     replication_key = None
 
