@@ -23,11 +23,14 @@ like any other request (paced, retried), with the client's id and secret in HTTP
 from __future__ import annotations
 
 import json
+import threading
 import typing as t
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 import requests
+
+from tap_museumcms.redact import url_secrets
 
 if t.TYPE_CHECKING:
     from collections.abc import Callable, Mapping
@@ -43,6 +46,12 @@ def origin_of(url: str) -> tuple[str, str, int | None]:
     parts = urlsplit(url)
     port = parts.port or {"http": 80, "https": 443}.get(parts.scheme.lower())
     return parts.scheme.lower(), (parts.hostname or "").lower(), port
+
+
+def config_secrets(config: Mapping[str, t.Any]) -> list[str]:
+    """Every secret in the settings: keys, the OAuth2 client secret, secrets in ``api_url``."""
+    return [*api_keys(config.get("api_key")), str(config.get("oauth_client_secret") or ""),
+            *url_secrets(str(config.get("api_url") or ""))]
 
 
 def api_keys(value: t.Any) -> list[str]:
@@ -100,6 +109,7 @@ class Credentials(requests.auth.AuthBase):
         self.index = 0  # the key in use
         self._token: str | None = None
         self._renew_at = 0.0
+        self._lock = threading.RLock()
         self._renewed_after_401 = False
 
     @classmethod
@@ -139,6 +149,17 @@ class Credentials(requests.auth.AuthBase):
             self._add_key(request, self.keys[self.index])
         return request
 
+    def ensure(self, url: str) -> None:
+        """Fetch or renew the OAuth2 token now if a request to ``url`` will need it.
+
+        Called before that request is admitted, so that the token request takes its own turn
+        with the pacer and the request waits for its turn after it (fetched while the request
+        is being prepared, the token request would go after the request's turn, and the request
+        right behind it).
+        """
+        if self.oauth is not None and origin_of(url) == self.origin:
+            self._current_token()
+
     def _add_key(self, request: requests.PreparedRequest, key: str) -> None:
         if self.param:
             request.prepare_url(request.url, {self.param: key})
@@ -148,6 +169,10 @@ class Credentials(requests.auth.AuthBase):
             request.headers["Authorization"] = f"Bearer {key}"
 
     def _current_token(self) -> str:
+        with self._lock:  # concurrent requests: one token request, not one each
+            return self._token_locked()
+
+    def _token_locked(self) -> str:
         assert self.oauth is not None and self.fetch_token is not None and self.clock
         if self._token is None or self.clock.time() >= self._renew_at:
             answer = self.fetch_token(self.oauth)

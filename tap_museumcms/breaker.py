@@ -18,6 +18,7 @@ host is up and asking for patience, which the pacer gives it.
 
 from __future__ import annotations
 
+import threading
 import typing as t
 from collections import deque
 
@@ -64,16 +65,25 @@ class CircuitBreaker:
         self._first_failure: float | None = None  # wall clock of the first of those
         self._opened_at = 0.0  # monotonic
         self._last_failure = ""
+        self._probing = False  # half-open: the one probe is in flight
+        self._lock = threading.RLock()  # concurrent requests share the breaker
 
     def before_request(self) -> float:
-        """Seconds to wait before the next request may go (0.0: now; a probe when half-open)."""
-        if self.state != OPEN:
+        """Seconds to wait before the next request may go (0.0: now; a probe when half-open).
+
+        While the probe is in flight, other requests wait another pause: only one goes.
+        """
+        with self._lock:
+            if self.state == HALF_OPEN and self._probing:
+                return self.open_seconds
+            if self.state != OPEN:
+                return 0.0
+            left = self._opened_at + self.open_seconds - self.clock.monotonic()
+            if left > 0:
+                return left
+            self.state = HALF_OPEN
+            self._probing = True
             return 0.0
-        left = self._opened_at + self.open_seconds - self.clock.monotonic()
-        if left > 0:
-            return left
-        self.state = HALF_OPEN
-        return 0.0
 
     def failure(self, what: str) -> None:
         """A request to the host failed (retryably).
@@ -81,6 +91,11 @@ class CircuitBreaker:
         Raises:
             SourceDown: it was the probe after the pause.
         """
+        with self._lock:
+            self._probing = False
+            self._failed(what)
+
+    def _failed(self, what: str) -> None:
         now = self.clock.monotonic()
         self._total += 1
         self._last_failure = what
@@ -100,10 +115,12 @@ class CircuitBreaker:
 
     def success(self) -> None:
         """A request to the host went through: the breaker closes."""
-        self.state = CLOSED
-        self._recent.clear()
-        self._total = 0
-        self._first_failure = None
+        with self._lock:
+            self.state = CLOSED
+            self._probing = False
+            self._recent.clear()
+            self._total = 0
+            self._first_failure = None
 
     def describe(self) -> str:
         """One line for the log when the breaker opens."""

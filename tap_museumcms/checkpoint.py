@@ -118,7 +118,7 @@ class Checkpoint:
                        "started_at": None}
             if _full_due(state.get("last_full_harvest"), full_every_days, now):
                 harvest.update(modified_since=start_date, version=int(now))
-            window = new_window(since) if new_window else {}
+            window = new_window(harvest["modified_since"]) if new_window else {}
             if window:
                 harvest["window"] = window
             state["harvest"] = harvest

@@ -26,6 +26,7 @@ from singer_sdk.streams.rest import RESTStream
 from tap_museumcms.errors import TapError
 from tap_museumcms.harvest import Harvester
 from tap_museumcms.output import FastRecords
+from tap_museumcms.run import QuietHoursExit
 
 if t.TYPE_CHECKING:
     from collections.abc import Iterator
@@ -40,12 +41,13 @@ class _KnownFailureFilter(logging.Filter):
     """Drops the SDK's generic "unhandled error" line when the error is one of ours.
 
     The SDK logs it while the exception is being handled, so ``sys.exc_info()`` tells which
-    error it is; ours is reported once, clearly, by the tap's ``invoke``.
+    error it is; ours is reported once, clearly, by the tap's ``invoke`` (and a quiet-hours
+    exit is no error at all: it ends the run with code 0).
     """
 
     def filter(self, record: logging.LogRecord) -> bool:
         if str(record.msg).startswith("An unhandled error occurred while syncing"):
-            return not isinstance(sys.exc_info()[1], TapError)
+            return not isinstance(sys.exc_info()[1], TapError | QuietHoursExit)
         return True
 
 

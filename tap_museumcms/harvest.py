@@ -30,14 +30,16 @@ from contextlib import closing
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
 
+from tap_museumcms.auth import config_secrets
 from tap_museumcms.body import BodyRefused, body_chunks
 from tap_museumcms.checkpoint import Checkpoint, iso_utc
-from tap_museumcms.dialects.base import PageEnd, derived_rows
+from tap_museumcms.dialects.base import Dialect, PageEnd, derived_rows
 from tap_museumcms.errors import SourceError
 from tap_museumcms.models import ValidationOptions
 from tap_museumcms.pagination import CursorGuard, PageVerdict
+from tap_museumcms.prefetch import Prefetcher
 from tap_museumcms.quiet import QuietPause
-from tap_museumcms.redact import sanitize_url
+from tap_museumcms.redact import EchoMask, sanitize_url
 from tap_museumcms.transport import BODY_ERRORS, StreamStats, http_failure, read_bounded
 from tap_museumcms.triage import (
     Cut,
@@ -54,7 +56,7 @@ if t.TYPE_CHECKING:
 
     import requests
 
-    from tap_museumcms.dialects.base import Dialect, RawItem
+    from tap_museumcms.dialects.base import RawItem
     from tap_museumcms.transport import Transport
 
 #: Bytes read from the socket at a time.
@@ -140,23 +142,11 @@ class Harvester:
         self.logger = logger
         self.clock = transport.clock
         self.stats = StreamStats()
-        every = config.get("full_harvest_every_days")
-        self.checkpoint = Checkpoint(
-            state,
-            start_date=config.get("start_date"),
-            new_window=lambda since: dialect.window(stream, since),
-            full_every_days=float(every) if every is not None else None,
-            now=transport.clock.time(),
-        )
+        self.checkpoint = _checkpoint(stream, state, config, dialect, transport.clock.time())
         self.guard = CursorGuard(seed=self.checkpoint.met_cursors)
-        self.triage = Triage(
-            stream,
-            self.checkpoint,
-            options=ValidationOptions(fuzzy_dates=config.get("fuzzy_dates", "quarantine")),
-            item_cursors=dialect.item_cursors,
-            derive=derived_rows if dialect.harvested == ("objects",) else None,
-            raw_max_bytes=int(config.get("quarantine_raw_max_bytes", 65536)),
-        )
+        self.mask = EchoMask(config_secrets(config))
+        self.triage = _triage(stream, self.checkpoint, config, dialect)
+        self.prefetcher = _prefetcher(config, dialect, transport, self.stats)
         self.started = 0.0
         #: Cursor rejections since an item was last handled (not passed over).
         self.restarts = 0
@@ -167,10 +157,18 @@ class Harvester:
 
     def run(self) -> Iterator[dict[str, t.Any]]:
         """Harvest; yield this stream's records (side rows go to the outlet)."""
-        cp = self.checkpoint
         self.started = self.clock.monotonic()
         _log_start(self)
-        self.outlet.version(cp.version)
+        self.outlet.version(self.checkpoint.version)
+        try:
+            yield from self._pages()
+        finally:
+            if self.prefetcher is not None:
+                self.prefetcher.close()
+
+    def _pages(self) -> Iterator[dict[str, t.Any]]:
+        """Page after page from the checkpoint, under the one give-up rule."""
+        cp = self.checkpoint
         limit = self.transport.policy.max_retries
         failed = 0  # pages in a row without progress
         while True:
@@ -192,7 +190,7 @@ class Harvester:
                 raise type(exc)(f"{exc}; {self.stream} resumes at cursor {cp.cursor!r}") from None
             self.stats.pages += 1
             self._page_done(page)
-            progressed = (cp.cursor, cp.skip) != (requested, skipped)
+            progressed = (cp.cursor, cp.skip) != (requested, skipped) or page.end.withdrawn > 0
             stop = self._after(page, requested)
             if stop is None:
                 failed = 0
@@ -310,6 +308,41 @@ class Harvester:
                      wait=False)
 
 
+def _checkpoint(stream: str, state: dict[str, t.Any], config: Mapping[str, t.Any],
+                dialect: Dialect, now: float) -> Checkpoint:
+    """The stream's checkpoint (a source that cannot filter by date always harvests in full)."""
+    every = config.get("full_harvest_every_days") if dialect.incremental else 0
+    return Checkpoint(
+        state,
+        start_date=config.get("start_date") if dialect.incremental else None,
+        new_window=lambda since: dialect.window(stream, since),
+        full_every_days=float(every) if every is not None else None,
+        now=now,
+    )
+
+
+def _triage(stream: str, checkpoint: Checkpoint, config: Mapping[str, t.Any],
+            dialect: Dialect) -> Triage:
+    return Triage(
+        stream,
+        checkpoint,
+        options=ValidationOptions(fuzzy_dates=config.get("fuzzy_dates", "quarantine")),
+        item_cursors=dialect.item_cursors,
+        derive=derived_rows if dialect.harvested == ("objects",) else None,
+        raw_max_bytes=int(config.get("quarantine_raw_max_bytes", 65536)),
+    )
+
+
+def _prefetcher(config: Mapping[str, t.Any], dialect: Dialect, transport: Transport,
+                stats: StreamStats) -> Prefetcher | None:
+    """Requests ahead of the harvester when ``max_concurrency`` > 1 and the source can say
+    its next cursors (:meth:`Dialect.following`); None otherwise."""
+    workers = int(config.get("max_concurrency") or 1)
+    if workers < 2 or type(dialect).following is Dialect.following:
+        return None
+    return Prefetcher(transport, stats, workers, transport.settings.body)
+
+
 class PageReader:
     """Reads one page's items: passes over what was handled before, triages, moves the
     checkpoint, then emits (records are yielded, side output goes to the outlet)."""
@@ -326,8 +359,16 @@ class PageReader:
     def fetch(self, requested: str | None, skip: int) -> t.Generator[dict, None, Page]:
         """Request the page at the checkpoint and read it; return its book-keeping."""
         cp, transport = self.checkpoint, self.harvester.transport
+        ahead = self.harvester.prefetcher
+        if ahead is not None:  # this page's request is built last: the dialect reads it next
+            current, *following = [
+                self.dialect.request(self.stream, cursor, cp.modified_since, cp.window)
+                for cursor in [requested, *self.dialect.following(
+                    self.stream, requested, cp.modified_since, ahead.workers)]]
+            ahead.want(current, following)
         request = self.dialect.request(self.stream, requested, cp.modified_since, cp.window)
-        response = transport.get(request, stats=self.stats, pass_errors=self.dialect.pass_errors)
+        response = (ahead.take(request) if ahead is not None else None) or transport.get(
+            request, stats=self.stats, pass_errors=self.dialect.pass_errors)
         clock = transport.clock
         info = PageInfo(sanitize_url(response.url or request.full_url), requested,
                         iso_utc(clock.time()))
@@ -339,7 +380,8 @@ class PageReader:
             end = self.dialect.explain(response.status_code, body)
             if end is None:
                 detail = body[:200].decode("utf-8", "replace").strip().replace("\n", " ")
-                raise http_failure(response, transport.api_url, detail or "(empty body)")
+                raise http_failure(response, transport.api_url, detail or "(empty body)",
+                                   oauth=transport.credentials.oauth is not None)
             page.end = end
             return page
         with closing(response):
@@ -362,7 +404,10 @@ class PageReader:
         noted = False
         body = body_chunks(response, self.harvester.transport.settings.body)
         items = self.dialect.read(self.stream, body, page.end)
+        mask = self.harvester.mask
         for item in items:
+            if mask:
+                item = mask.item(item)
             page.items += 1
             if to_skip:
                 # A resumed page: pass over what was handled before, then check the last one.

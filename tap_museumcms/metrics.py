@@ -33,6 +33,7 @@ class RunMetrics:
     """The run's Prometheus metrics (see the module docstring for the names)."""
 
     def __init__(self) -> None:
+        self._server: t.Any = None  # the metrics_port server, while it serves
         self.registry = registry = CollectorRegistry()
         self.requests = Counter(_P + "requests", "HTTP responses by endpoint and status",
                                 ["endpoint", "status"], registry=registry)
@@ -99,8 +100,15 @@ class RunMetrics:
     # -- export ------------------------------------------------------------------------
 
     def serve(self, port: int) -> None:
-        """Expose the metrics on ``port`` (all interfaces' loopback only) while the run lasts."""
-        start_http_server(port, addr="127.0.0.1", registry=self.registry)
+        """Expose the metrics on ``port`` (loopback only) while the run lasts (:meth:`stop`)."""
+        self._server, _ = start_http_server(port, addr="127.0.0.1", registry=self.registry)
+
+    def stop(self) -> None:
+        """Stop serving the metrics (the port is free again)."""
+        server, self._server = self._server, None
+        if server is not None:
+            server.shutdown()
+            server.server_close()
 
     def write_textfile(self, path: str) -> None:
         """Write the node-exporter textfile format, atomically (a temporary file renamed)."""

@@ -18,11 +18,11 @@ import logging
 import sys
 import typing as t
 
-from tap_museumcms.auth import Credentials, api_keys
+from tap_museumcms.auth import Credentials, config_secrets
 from tap_museumcms.errors import ConfigurationError
 from tap_museumcms.metrics import RunMetrics
 from tap_museumcms.quiet import QuietHours, QuietPause
-from tap_museumcms.redact import install_secret_filter, url_secrets
+from tap_museumcms.redact import install_secret_filter
 from tap_museumcms.transport import StreamStats, Transport, TransportSettings
 
 if t.TYPE_CHECKING:
@@ -37,12 +37,6 @@ LOGGER = logging.getLogger("tap-museumcms")
 
 class QuietHoursExit(Exception):  # noqa: N818 - a clean end, not an error
     """A quiet window began and ``quiet_hours_action`` is ``exit``: the state is saved."""
-
-
-def config_secrets(config: Mapping[str, t.Any]) -> list[str]:
-    """Every secret in the settings, for the log filter."""
-    return [*api_keys(config.get("api_key")), str(config.get("oauth_client_secret") or ""),
-            *url_secrets(str(config.get("api_url") or ""))]
 
 
 def quiet_hours(config: Mapping[str, t.Any], clock: Clock) -> QuietHours:
@@ -101,6 +95,7 @@ class Run:
     def finish(self, streams: Mapping[str, t.Any], state: Mapping[str, t.Any], exit: str) -> None:
         """Close the transport; write the metrics and the run summary."""
         self.transport.close()
+        self.metrics.stop()
         if self.config.get("metrics_textfile"):
             try:
                 self.metrics.write_textfile(str(self.config["metrics_textfile"]))

@@ -103,6 +103,7 @@ class TransportSettings:
     breaker_open_seconds: float = 60.0
     allow_insecure_http: bool = False
     body: BodyLimits = field(default_factory=BodyLimits)
+    max_concurrency: int = 1
 
     @classmethod
     def from_config(
@@ -132,6 +133,7 @@ class TransportSettings:
             breaker_open_seconds=number("breaker_open_seconds", 60),
             allow_insecure_http=bool(config.get("allow_insecure_http")),
             body=BodyLimits(max_bytes=int(max_page) if max_page else None),
+            max_concurrency=max(1, int(number("max_concurrency", 1))),
         )
 
 
@@ -159,7 +161,8 @@ class Transport:
                                   max_retry_after_seconds=settings.max_retry_after_seconds)
         self.pacer = Pacer(clock=clock, max_requests_per_second=settings.max_requests_per_second,
                            max_wait_seconds=settings.max_retry_after_seconds)
-        self.session = pooled_session()
+        self.session = pooled_session(allow_insecure_http=settings.allow_insecure_http,
+                                      size=max(POOL_SIZE, settings.max_concurrency))
         self.session.auth = self.credentials = credentials
         credentials.fetch_token = self.fetch_token
         self.admission = Admission(self, quiet)
@@ -213,30 +216,24 @@ class Transport:
         response = self._exchange(
             lambda: requests.Request("POST", oauth.token_url, data=data, auth=basic,
                                      headers={"User-Agent": self.settings.user_agent}),
-            oauth.token_url, StreamStats(), pass_errors=True)
-        body = read_bounded(response, 64 * 1024)
-        if response.status_code >= 400:
-            raise ConfigurationError(
-                f"the OAuth2 token request to {sanitize_url(oauth.token_url)} failed with HTTP "
-                f"{response.status_code}; check oauth_client_id, oauth_client_secret and "
-                "oauth_scope")
-        try:
-            answer = json.loads(body)
-        except ValueError:
-            raise ConfigurationError("the OAuth2 token endpoint did not answer JSON") from None
-        token = answer.get("access_token") if isinstance(answer, dict) else None
+            oauth.token_url, StreamStats(), pass_errors=True, source=False)
+        answer = token_answer(response, oauth.token_url)
+        token = answer.get("access_token")
         if isinstance(token, str) and token:
             install_secret_filter([*self.credentials.secrets, token])
-        return answer if isinstance(answer, dict) else {}
+        return answer
 
     def _exchange(
         self, make: t.Callable[[], requests.Request], url: str, stats: StreamStats,
-        pass_errors: bool,
+        pass_errors: bool, *, source: bool = True,
     ) -> requests.Response:
+        """Send until a response stands (``source``: False for the OAuth2 token request)."""
         check_scheme(url, self.settings.allow_insecure_http)
         shown = sanitize_url(url)
         attempt = 0
         while True:
+            if source:
+                self.credentials.ensure(url)  # a token request goes first, paced on its own
             self.admission.admit(url, stats)
             prepared = self.session.prepare_request(make())
             try:
@@ -251,17 +248,18 @@ class Transport:
             self.seen_response = True
             self.pacer.observe(response.headers)
             self.metrics.request(urlsplit(url).path or "/", response.status_code)
-            verdict = self._judge(response, url, shown, attempt, stats)
+            verdict = self._judge(response, url, shown, attempt, stats, source=source)
             if isinstance(verdict, int):
                 attempt = verdict
                 continue
             if response.status_code >= 400 and not pass_errors:
-                raise http_failure(response, self.api_url, excerpt(response))
+                raise http_failure(response, self.api_url, excerpt(response),
+                                   oauth=self.credentials.oauth is not None)
             return response
 
     def _judge(
         self, response: requests.Response, url: str, shown: str, attempt: int,
-        stats: StreamStats,
+        stats: StreamStats, *, source: bool = True,
     ) -> int | None:
         """A new attempt count when the request goes again, None when the response stands."""
         status, settings = response.status_code, self.settings
@@ -270,7 +268,7 @@ class Transport:
         spent = status == 429 and retry_after is not None and (
             retry_after > settings.max_retry_after_seconds)
         refused = status in (401, 403) and status not in settings.rate_statuses
-        if refused or spent:
+        if source and (refused or spent):
             change = self.credentials.rejected(status, budget_spent=spent)
             if change is not None:
                 drain(response)
@@ -283,7 +281,7 @@ class Transport:
             return self.backoff(attempt, self.policy.max_retries, f"HTTP {status}", shown, stats,
                                 retry_after=retry_after)
         self.admission.succeeded(url)
-        if status < 400:
+        if status < 400 and source:  # (a token endpoint's 200 says nothing of the token)
             self.credentials.accepted()
         return None
 
@@ -400,13 +398,22 @@ class Admission:
 
 
 class _Session(requests.Session):
-    """A session that never follows a redirect to another host with an API key header.
+    """A session that never follows a redirect to another host with an API key header, nor
+    to plain http on another machine unless ``allow_insecure_http`` (as for ``api_url``).
 
     (requests itself drops ``Authorization`` there; a key in the query is only ever added to
     the source's own origin, see :class:`~tap_museumcms.auth.Credentials`.)
     """
 
+    allow_insecure_http = False
+
     def rebuild_auth(self, prepared_request: requests.PreparedRequest, response: t.Any) -> None:
+        try:
+            check_scheme(prepared_request.url or "", self.allow_insecure_http)
+        except ConfigurationError as exc:
+            raise ConfigurationError(
+                f"{exc}; the source redirected GET {sanitize_url(response.request.url or '')} "
+                "there") from None
         if "X-API-Key" in prepared_request.headers and self.should_strip_auth(
             response.request.url, prepared_request.url
         ):
@@ -414,11 +421,32 @@ class _Session(requests.Session):
         super().rebuild_auth(prepared_request, response)
 
 
-def pooled_session() -> requests.Session:
-    """One session, its connections pooled and never retried by urllib3 (the tap retries)."""
+def token_answer(response: requests.Response, token_url: str) -> dict[str, t.Any]:
+    """The JSON answer of an OAuth2 token endpoint (closes the response).
+
+    Raises:
+        ConfigurationError: the endpoint refused the client or did not answer JSON.
+    """
+    body = read_bounded(response, 64 * 1024)
+    if response.status_code >= 400:
+        raise ConfigurationError(
+            f"the OAuth2 token request to {sanitize_url(token_url)} failed with HTTP "
+            f"{response.status_code}; check oauth_client_id, oauth_client_secret and oauth_scope")
+    try:
+        answer = json.loads(body)
+    except ValueError:
+        raise ConfigurationError("the OAuth2 token endpoint did not answer JSON") from None
+    return answer if isinstance(answer, dict) else {}
+
+
+def pooled_session(*, allow_insecure_http: bool = False, size: int = POOL_SIZE
+                   ) -> requests.Session:
+    """One session, its connections pooled (``size`` per host) and never retried by urllib3
+    (the tap retries)."""
     session = _Session()
+    session.allow_insecure_http = allow_insecure_http
     adapter = requests.adapters.HTTPAdapter(
-        pool_connections=POOL_SIZE, pool_maxsize=POOL_SIZE, max_retries=0
+        pool_connections=POOL_SIZE, pool_maxsize=size, max_retries=0
     )
     session.mount("http://", adapter)
     session.mount("https://", adapter)
@@ -458,19 +486,23 @@ def default_user_agent(version: str) -> str:
 
 
 def http_failure(
-    response: requests.Response, api_url: str, detail: str
+    response: requests.Response, api_url: str, detail: str, *, oauth: bool = False
 ) -> ConfigurationError | SourceError:
-    """The error for a final (non-retryable) HTTP failure, naming the setting to check."""
+    """The error for a final (non-retryable) HTTP failure, naming the setting to check
+    (``oauth``: the credentials are an OAuth2 client's)."""
     status = response.status_code
     url = sanitize_url(response.request.url or "")
     request_id = response.headers.get("X-Request-Id")
     where = f"GET {url}" + (f" (request id {request_id})" if request_id else "")
     # 401/403: the key is wrong, missing or lacks rights (or the User-Agent is refused).
     if status in (401, 403):
+        settings = "api_key and auth_header settings"
+        if oauth:
+            settings = "oauth_client_id, oauth_client_secret and oauth_scope settings" + (
+                " (a fresh token was refused as well)" if status == 401 else "")
         return ConfigurationError(
-            f"HTTP {status} from {where}: the source refused the request; check the api_key "
-            "and auth_header settings (some repositories also refuse a User-Agent that looks "
-            "like a bot: see user_agent)"
+            f"HTTP {status} from {where}: the source refused the request; check the {settings} "
+            "(some repositories also refuse a User-Agent that looks like a bot: see user_agent)"
         )
     # 404: the api_url does not point at the source.
     if status == 404:

@@ -70,6 +70,8 @@ class PageEnd:
         total: the size of the whole list as the source announces it (an estimate: progress
             lines only, nothing is computed from it).
         warnings: things worth one log line (a quirk the dialect worked around).
+        withdrawn: items the list named that the source no longer serves (the Met's 404 for
+            a listed id); passing over them is progress, like handling an item.
     """
 
     complete: bool = False
@@ -80,6 +82,7 @@ class PageEnd:
     server_time: str | None = None
     total: int | None = None
     warnings: list[str] = field(default_factory=list)
+    withdrawn: int = 0
 
 
 class Dialect:
@@ -96,6 +99,8 @@ class Dialect:
             that answers one record a request sets it, so that STATE does not outweigh data.
         default_requests_per_second: the source's polite ceiling, when the user sets none.
         rate_statuses: statuses that mean "slow down" at this source, retried like 429.
+        incremental: False when the source cannot filter by modification time: every run is
+            then a full harvest (which also retires what the source no longer lists).
     """
 
     name: t.ClassVar[str]
@@ -106,6 +111,7 @@ class Dialect:
     state_interval: t.ClassVar[float] = 0.0
     default_requests_per_second: t.ClassVar[float | None] = None
     rate_statuses: t.ClassVar[frozenset[int]] = frozenset()
+    incremental: t.ClassVar[bool] = True
 
     def __init__(self, config: Mapping[str, t.Any]) -> None:
         self.config = config
@@ -128,6 +134,18 @@ class Dialect:
     def read(self, stream: str, chunks: Iterable[bytes], end: PageEnd) -> Iterator[RawItem]:
         """Split a body into items, in order; fill ``end`` when the body is over."""
         raise NotImplementedError
+
+    def following(
+        self, stream: str, cursor: str | None, since: str | None, count: int
+    ) -> list[str]:
+        """The cursors of up to ``count`` pages after the page at ``cursor``, when they are
+        known before that page is read (an offset, a page number, the next ids of a list).
+
+        With ``max_concurrency`` above 1 those pages are requested ahead while the harvester
+        reads this one; a guess that turns out wrong only costs a request. Default: none
+        (a cursor that the page itself hands over, such as a resumption token).
+        """
+        return []
 
     def explain(self, status: int, body: bytes) -> PageEnd | None:
         """Read an HTTP error's body as a protocol answer (with ``pass_errors``).

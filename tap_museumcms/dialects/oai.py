@@ -211,6 +211,9 @@ class OaiPmh(Dialect):
             return
         if envelope.trailing:
             end.warnings.append(f"ignored {envelope.trailing} bytes after </OAI-PMH>")
+        size = (envelope.token_attributes.get("completeListSize") or "").strip()
+        if size.isdigit():
+            end.total = int(size)  # an estimate at some repositories: progress lines only
         if envelope.token:
             end.next_cursor = envelope.token
         else:

@@ -22,7 +22,7 @@ from tap_museumcms.refserver.collection import (
     SampleCollection,
 )
 from tap_museumcms.refserver.oai import OaiSettings
-from tap_museumcms.refserver.server import Faults, ReferenceServer, ServerStats
+from tap_museumcms.refserver.server import Faults, OAuthClient, ReferenceServer, ServerStats
 
 __all__ = [
     "STREAM_KEYS",
@@ -30,6 +30,7 @@ __all__ = [
     "Expected",
     "Faults",
     "GeneratedCollection",
+    "OAuthClient",
     "OaiSettings",
     "ReferenceServer",
     "SampleCollection",

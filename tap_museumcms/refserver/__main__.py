@@ -8,7 +8,10 @@ The OAI-PMH face (``/oai``) is always on; ``--oai-granularity seconds|day``,
 set its :class:`~tap_museumcms.refserver.oai.OaiSettings`.
 
 Prints exactly one ``READY <url>`` line on stdout, serves until SIGTERM or SIGINT, exits 0. The
-token may come from ``MUSEUMCMS_REF_TOKEN`` instead of ``--token`` (keeps it out of process lists).
+token may come from ``MUSEUMCMS_REF_TOKEN`` instead of ``--token`` (keeps it out of process lists);
+more accepted keys from ``MUSEUMCMS_REF_KEYS`` (comma-separated). ``--oauth-client-id`` (with the
+secret in ``MUSEUMCMS_REF_OAUTH_SECRET``) and ``--oauth-token-ttl`` open the OAuth2 token endpoint
+``POST /oauth/token``.
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ import threading
 
 from tap_museumcms.refserver.collection import Collection, GeneratedCollection, SampleCollection
 from tap_museumcms.refserver.oai import DELETED_RECORD, GRANULARITIES, OaiSettings
-from tap_museumcms.refserver.server import MAX_LIMIT, Faults, ReferenceServer
+from tap_museumcms.refserver.server import MAX_LIMIT, Faults, OAuthClient, ReferenceServer
 
 
 def make_collection(spec: str, *, seed: int = 0, invalid_every: int = 0) -> Collection:
@@ -39,8 +42,7 @@ def make_collection(spec: str, *, seed: int = 0, invalid_every: int = 0) -> Coll
     raise ValueError(f"--collection must be 'sample' or 'generated:N', not {spec!r}")
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Command line entry point."""
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m tap_museumcms.refserver")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=0)
@@ -55,6 +57,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--oai-deleted-record", choices=DELETED_RECORD, default="persistent")
     parser.add_argument("--oai-page-size", type=int, default=100)
     parser.add_argument("--oai-token-ttl", type=float, default=None, help="seconds; default: none")
+    parser.add_argument("--oauth-client-id", default=None,
+                        help="open POST /oauth/token; secret in MUSEUMCMS_REF_OAUTH_SECRET")
+    parser.add_argument("--oauth-token-ttl", type=float, default=3600.0)
+    return parser
+
+
+def _oauth(args: argparse.Namespace) -> OAuthClient | None:
+    if not args.oauth_client_id:
+        return None
+    secret = os.environ.get("MUSEUMCMS_REF_OAUTH_SECRET", "")
+    return OAuthClient(args.oauth_client_id, secret, token_ttl=args.oauth_token_ttl)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Command line entry point."""
+    parser = _parser()
     args = parser.parse_args(argv)
     try:
         collection = make_collection(
@@ -70,6 +88,7 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as exc:
         parser.error(str(exc))
     token = args.token or os.environ.get("MUSEUMCMS_REF_TOKEN") or None
+    oauth = _oauth(args)
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
@@ -77,6 +96,8 @@ def main(argv: list[str] | None = None) -> int:
         collection,
         faults=faults,
         token=token,
+        keys=[k for k in os.environ.get("MUSEUMCMS_REF_KEYS", "").split(",") if k],
+        oauth=oauth,
         host=args.host,
         port=args.port,
         max_limit=args.max_limit,

@@ -1,13 +1,17 @@
 """The reference server's fault switches and the counters behind them, shared by both faces.
 
 :class:`Faults` is the switchboard; :class:`FaultPolicy` applies it to one request at a time:
-the rate budget, the data-request counter and the status faults (429, 503, 502, 504), the page
-counter of a harvest (stuck or looping cursors) and ``Retry-After`` values. Faces turn a request
-into a :class:`Reply`, which the HTTP handler writes without looking inside.
+the rate budget, the data-request counter and the status faults (429, 503, 502, 504, 500), the
+redirect to another host, the page counter of a harvest (stuck or looping cursors),
+``Retry-After`` values, and the counters of the connection and credential faults. Faces turn a
+request into a :class:`Reply`, which the HTTP handler writes without looking inside.
 
 Counting: ``n`` numbers the *data requests* (authorised, well-formed requests of the JSONL
 endpoints and of ``/oai``, all together, from 1; requests refused by the rate limiter do not
-advance it). A switch ``x_every = k`` fires when ``n % k == 0``.
+advance it). A switch ``x_every = k`` fires when ``n % k == 0`` (the status faults on
+``status_burst`` requests in a row from there). The *API requests* (every request to a data
+endpoint or to ``/oauth/token``, whatever its fate, from 1) are counted apart: they drive
+``refuse_from_request``. Token requests are counted apart as well (``oauth_token_503_every``).
 """
 
 from __future__ import annotations
@@ -37,6 +41,9 @@ class Faults:
         status_503_every: every n-th data request gets 503 with ``Retry-After``.
         status_502_every: every n-th data request gets 502 (no ``Retry-After``).
         status_504_every: every n-th data request gets 504 (no ``Retry-After``).
+        status_500_every: every n-th data request gets 500 (no ``Retry-After``).
+        status_burst: the status faults fire on this many data requests in a row (``n``, ``n+1``,
+            ...: ``n % every < status_burst``), e.g. 3 for bursts of three 503s.
         reset_mid_body_every: every n-th page stops after about half its lines (OAI: records) and
             part of the next one, and the connection is closed without the terminating chunk.
         reset_with_rst: close that connection with a TCP RST (``SO_LINGER 0``) instead of a FIN.
@@ -61,6 +68,37 @@ class Faults:
             ``RateLimit-Policy: 10;w=60``), ``"ietf-structured"`` (``RateLimit: "default";r=9;t=30``
             and ``RateLimit-Policy: "default";q=10;w=60``) or None.
         slow_first_byte: real seconds to wait before the status line (real time, for timeouts).
+        slow_first_byte_every: 0: every data request is slow; n: only every n-th one.
+        gzip_bodies: replies to clients whose ``Accept-Encoding`` allows gzip go out gzipped
+            (``Content-Encoding: gzip``; a cut body is cut in its compressed form).
+        gzip_bomb_every: every n-th data request that would be answered 200 gets a small gzip
+            body (about ``gzip_bomb_bytes / 1000``) that inflates to ``gzip_bomb_bytes`` of spaces,
+            whatever the client accepts.
+        gzip_bomb_bytes: the inflated size of that body (default 2 GiB).
+        schema_drift_every: JSONL: the record at every n-th position of each stream is sent with
+            every field but its key in another shape (text as ``{"en": ...}``, numbers as lists,
+            booleans as ``"yes"``/``"no"``, lists as ``{"items": ...}``, objects in a list):
+            a record a client must quarantine (see ``ReferenceServer.expected``).
+        refuse_from_request: API requests number ``refuse_from_request`` to
+            ``refuse_from_request + refuse_for_requests - 1`` are not answered: the connection is
+            closed once the request is read (the client sees a connection error); then the server
+            answers again. Logged with status 0.
+        refuse_for_requests: how many API requests in a row are refused.
+        redirect_other_host_every: every n-th data request is answered 302 to the same path and
+            query on ``redirect_host`` instead of ``127.0.0.1`` (another host for a client). While
+            this is on, requests for that host are the other host: a public mirror that asks for
+            no credentials and never redirects.
+        redirect_host: the other host's name (default ``localhost``, which reaches this server;
+            any other name only tests what a client does before it connects).
+        reject_key: one of the server's accepted keys (its value) that answers
+            ``reject_key_status`` from data request ``reject_key_from_request`` on.
+        reject_key_from_request: the data request from which ``reject_key`` is refused.
+        reject_key_status: 401 (default) or 403.
+        oauth_revoke_at_request: when data request n comes, every OAuth2 token issued before it
+            is revoked (that request gets 401); tokens issued afterwards are good.
+        oauth_token_503_every: every n-th token request gets 503 with ``Retry-After``.
+        oauth_wrong_scope: tokens are issued but the data endpoints refuse them (401), as when
+            a client asks for the wrong scope.
         oai_bad_token_every: every n-th OAI request that carries a resumptionToken is answered
             ``badResumptionToken`` (as if the token had expired).
         oai_errors_as_http: OAI errors keep their XML body but get an HTTP status: 400
@@ -86,6 +124,8 @@ class Faults:
     status_503_every: int = 0
     status_502_every: int = 0
     status_504_every: int = 0
+    status_500_every: int = 0
+    status_burst: int = 1
     reset_mid_body_every: int = 0
     reset_with_rst: bool = False
     truncate_body_every: int = 0
@@ -98,6 +138,21 @@ class Faults:
     rate_limit: tuple[int, float] | None = None
     rate_limit_headers: str | None = None
     slow_first_byte: float = 0.0
+    slow_first_byte_every: int = 0
+    gzip_bodies: bool = False
+    gzip_bomb_every: int = 0
+    gzip_bomb_bytes: int = 2 * 1024**3
+    schema_drift_every: int = 0
+    refuse_from_request: int = 0
+    refuse_for_requests: int = 1
+    redirect_other_host_every: int = 0
+    redirect_host: str = "localhost"
+    reject_key: str | None = dataclasses.field(default=None, repr=False)
+    reject_key_from_request: int = 1
+    reject_key_status: int = 401
+    oauth_revoke_at_request: int = 0
+    oauth_token_503_every: int = 0
+    oauth_wrong_scope: bool = False
     oai_bad_token_every: int = 0
     oai_errors_as_http: bool = False
     oai_trailing_garbage: bool = False
@@ -123,6 +178,7 @@ class Faults:
             raise ValueError("oai_huge_description_bytes and oai_first_cursor must be >= 0")
         if self.oai_list_size_factor < 0:
             raise ValueError("oai_list_size_factor must be >= 0")
+        _check_connection_switches(self)
 
     @classmethod
     def from_dict(cls, data: dict[str, t.Any]) -> Faults:
@@ -148,6 +204,16 @@ class Faults:
         return data
 
 
+def _check_connection_switches(faults: Faults) -> None:
+    """Values the connection, encoding and credential switches cannot take."""
+    if faults.status_burst < 1 or faults.refuse_for_requests < 1:
+        raise ValueError("status_burst and refuse_for_requests must be >= 1")
+    if faults.gzip_bomb_bytes < 1024 * 1024:
+        raise ValueError("gzip_bomb_bytes must be at least 1 MiB")
+    if faults.reject_key_status not in (401, 403):
+        raise ValueError("reject_key_status must be 401 or 403")
+
+
 class Reply(t.NamedTuple):
     """What a request turns into before anything is written.
 
@@ -157,7 +223,9 @@ class Reply(t.NamedTuple):
         body: the body in pieces (a list, or a generator for streamed pages).
         chunked: ``Transfer-Encoding: chunked`` (pieces regrouped into ~32 KiB chunks) instead of
             ``Content-Length`` (then ``body`` must be a list).
-        abort: drop the connection after the body instead of the terminating chunk.
+        abort: drop the connection after the body instead of the terminating chunk; with
+            status 0, drop it without any answer.
+        number: the data request's number ``n`` (0 for anything that is not a data request).
     """
 
     status: int
@@ -165,6 +233,11 @@ class Reply(t.NamedTuple):
     body: Iterable[bytes]
     chunked: bool = False
     abort: bool = False
+    number: int = 0
+
+
+#: No answer at all: the connection is closed once the request is read.
+DROP = Reply(0, [], [], abort=True)
 
 
 class Admission(t.NamedTuple):
@@ -174,7 +247,8 @@ class Admission(t.NamedTuple):
         n: the request's number (0 when the rate limiter refused it).
         faults: the fault settings the request is served under.
         headers: rate-limit headers for the response (plus ``Retry-After`` when refused).
-        status: 200, or the status fault that fires (429, 503, 502, 504).
+        status: 200, or the status fault that fires (429, 503, 502, 504, 500), or 302 (the
+            redirect to another host, ``Location`` in ``headers``).
     """
 
     n: int
@@ -198,6 +272,9 @@ class _FaultState:
         self.page_cursors: dict[str, list[str]] = {}
         self.window_index: int | None = None
         self.window_count = 0
+        self.api_requests = 0
+        self.oauth_token_requests = 0
+        self.revoked = False
 
 
 class FaultPolicy:
@@ -226,9 +303,9 @@ class FaultPolicy:
             self._faults = faults
             self._state = _FaultState()
 
-    def admit(self) -> Admission:
+    def admit(self, *, redirect_to: str | None = None) -> Admission:
         """Rate budget, then the data-request counter, then the status faults (in the order 429,
-        503, 502, 504)."""
+        503, 502, 504, 500), then the redirect to ``redirect_to`` (None: never redirected)."""
         allowed, headers, reset = self.rate_headers(count_request=True)
         if not allowed:
             headers = [*headers, ("Retry-After", self.retry_after(reset))]
@@ -243,12 +320,48 @@ class FaultPolicy:
             (faults.status_503_every, 503),
             (faults.status_502_every, 502),
             (faults.status_504_every, 504),
+            (faults.status_500_every, 500),
         ):
-            if admission.fires(every):
+            if every > 0 and n >= every and n % every < faults.status_burst:
                 if status in (429, 503):
                     headers = [*headers, ("Retry-After", self.retry_after(faults.retry_after))]
                 return Admission(n, faults, headers, status)
+        if redirect_to is not None and admission.fires(faults.redirect_other_host_every):
+            return Admission(n, faults, [*headers, ("Location", redirect_to)], 302)
         return admission
+
+    def refuse(self) -> bool:
+        """Count an API request; True when it is one of those refused (no answer at all)."""
+        with self._lock:
+            faults, state = self._faults, self._state
+            state.api_requests += 1
+            first = faults.refuse_from_request
+            return first > 0 and first <= state.api_requests < first + faults.refuse_for_requests
+
+    def key_refusal(self, key: str) -> int | None:
+        """The status that refuses ``key`` now (``reject_key``), or None when it is good."""
+        with self._lock:
+            faults, state = self._faults, self._state
+            due = state.data_requests + 1 >= faults.reject_key_from_request
+        if faults.reject_key is not None and due and key == faults.reject_key:
+            return faults.reject_key_status
+        return None
+
+    def revocation_due(self) -> bool:
+        """True once: when the data request ``oauth_revoke_at_request`` comes (revoke then)."""
+        with self._lock:
+            faults, state = self._faults, self._state
+            at = faults.oauth_revoke_at_request
+            if at <= 0 or state.revoked or state.data_requests + 1 < at:
+                return False
+            state.revoked = True
+            return True
+
+    def count_oauth_token_request(self) -> tuple[int, Faults]:
+        """Number the token requests (from 1); returns the number and the faults in force."""
+        with self._lock:
+            self._state.oauth_token_requests += 1
+            return self._state.oauth_token_requests, self._faults
 
     def count_token_request(self) -> int:
         """Number the requests that carry an OAI resumptionToken (from 1)."""

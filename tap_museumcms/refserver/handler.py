@@ -15,7 +15,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
 from tap_museumcms.refserver.faults import Reply
-from tap_museumcms.refserver.routes import first_values, route
+from tap_museumcms.refserver.routes import first_values, request_host, route
 from tap_museumcms.refserver.stats import ServerStats
 
 if t.TYPE_CHECKING:
@@ -130,6 +130,7 @@ class Handler(BaseHTTPRequestHandler):
         self._serve("POST")
 
     def _serve(self, method: str) -> None:
+        arrived = self.app.clock.time()
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length > 0 else b""
         url = urlsplit(self.path)
@@ -141,13 +142,23 @@ class Handler(BaseHTTPRequestHandler):
                 for name, value in first_values(query).items()
                 if name.lower() not in _SECRET_PARAMS
             }
-            self.app.stats.record(url.path, params, reply.status)
+            carriers = tuple(
+                [name for name in ("Authorization", "X-API-Key") if name in self.headers]
+                + [f"query:{name}" for name in query if name.lower() in _SECRET_PARAMS]
+            )
+            self.app.stats.record(
+                url.path, params, reply.status, method=method, host=request_host(self.headers),
+                carriers=carriers, credential=self.app.gate.label(self.headers), at=arrived,
+            )
             self._send(reply)
         except (BrokenPipeError, ConnectionResetError):
             self.close_connection = True
 
     # writing
     def _send(self, reply: Reply) -> None:
+        if reply.status == 0:  # no answer at all (refuse_from_request)
+            self._abort(rst=False)
+            return
         self.send_response(reply.status)
         for name, value in reply.headers:
             self.send_header(name, value)
@@ -181,12 +192,12 @@ class Handler(BaseHTTPRequestHandler):
             self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
         buffer.clear()
 
-    def _abort(self) -> None:
+    def _abort(self, *, rst: bool | None = None) -> None:
         """Drop the connection mid-body (FIN, or RST with ``reset_with_rst``)."""
         self.close_connection = True
         sock = self.connection
         try:
-            if self.app.faults.reset_with_rst:
+            if self.app.faults.reset_with_rst if rst is None else rst:
                 sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
                 sock.close()
             else:

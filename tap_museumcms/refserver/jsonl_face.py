@@ -71,7 +71,9 @@ def json_error(
 
 
 _STATUS_ERRORS = {
+    302: ("found", "the data moved to another host: see Location"),
     429: ("too_many_requests", "slow down"),
+    500: ("internal_error", "the CMS failed"),
     502: ("bad_gateway", "upstream CMS did not answer"),
     503: ("unavailable", "the CMS is busy"),
     504: ("gateway_timeout", "upstream CMS timed out"),
@@ -107,20 +109,30 @@ class JsonlFace:
         size = self.collection.size(stream)
         return frozenset(malformed_line(stream, p) for p in range(every - 1, size, every))
 
-    def reply(self, stream: str, params: dict[str, str]) -> Reply:
+    def expected_drifted(self, stream: str) -> frozenset[int]:
+        """The positions ``schema_drift_every`` sends drifted (records to quarantine)."""
+        every = self.policy.faults.schema_drift_every
+        if every <= 0:
+            return frozenset()
+        return frozenset(range(every - 1, self.collection.size(stream), every))
+
+    def reply(
+        self, stream: str, params: dict[str, str], *, redirect_to: str | None = None
+    ) -> Reply:
         """The whole response to a data request of ``stream`` (status faults included); a bad
-        query is answered 400."""
+        query is answered 400. ``redirect_to``: where ``redirect_other_host_every`` sends it."""
         try:
             query = self._query(params)
         except ValueError as exc:
             return json_error(400, "bad_request", str(exc))
-        admission = self.policy.admit()
+        admission = self.policy.admit(redirect_to=redirect_to)
         if admission.status != 200:
             error, message = _STATUS_ERRORS[admission.status]
-            return json_error(admission.status, error, message, admission.headers)
+            reply = json_error(admission.status, error, message, admission.headers)
+            return reply._replace(number=admission.n)
         lines, abort = self._page(stream, query, admission)
         headers = [("Content-Type", "application/x-ndjson"), *admission.headers]
-        return Reply(200, headers, lines, chunked=True, abort=abort)
+        return Reply(200, headers, lines, chunked=True, abort=abort, number=admission.n)
 
     def _query(self, params: dict[str, str]) -> _Query:
         limit = _parse_limit(params.get("limit"), self.max_limit)
@@ -177,6 +189,7 @@ class JsonlFace:
         last_record = -1
         records = 0
         every = faults.malformed_line_every
+        drift = faults.schema_drift_every
         if every > 0 and start > 0 and start % every == 0:
             # The bad line after the previous record has no cursor of its own: a page that
             # resumes after that record starts with it again (as the contract says of a bad
@@ -186,6 +199,8 @@ class JsonlFace:
             if faults.blank_lines and position % 4 == 0:
                 lines.append(b"\n")
             if is_object:
+                if drift > 0 and (position + 1) % drift == 0:
+                    raw = drifted(raw, STREAM_KEYS[stream])
                 lines.append(_with_cursor(raw, encode_cursor(position + 1)) + b"\n")
                 records += 1
                 last_record = len(lines) - 1
@@ -222,6 +237,34 @@ def _with_cursor(raw: bytes, cursor: str) -> bytes:
     body = raw.rstrip()
     separator = b"" if body[:-1].strip() == b"{" else b","
     return body[:-1] + separator + b'"next_cursor":"' + cursor.encode() + b'"}'
+
+
+def drifted(raw: bytes, key: str) -> bytes:
+    """A record line with every field but ``key`` in another shape (``schema_drift_every``).
+
+    Example:
+        >>> drifted(b'{"ObjectID":"a","title":"T","width":4,"media":[]}', "ObjectID")
+        b'{"ObjectID":"a","title":{"en":"T"},"width":[4],"media":{"items":[]}}'
+    """
+    record = json.loads(raw)
+    for name, value in record.items():
+        if name != key:
+            record[name] = _drift(value)
+    return json.dumps(record, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def _drift(value: t.Any) -> t.Any:
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, str):
+        return {"en": value}
+    if isinstance(value, int | float):
+        return [value]
+    if isinstance(value, list):
+        return {"items": value}
+    if isinstance(value, dict):
+        return [value]
+    return value
 
 
 def _force_cursor(line: bytes, cursor: str) -> bytes:

@@ -10,14 +10,15 @@ GET. Errors follow the protocol, HTTP 200 with the envelope::
     <request>http://127.0.0.1:41234/oai</request>
     <error code="badArgument">from and until must use the granularity YYYY-MM-DD</error></OAI-PMH>
 
-Order of checks for one request: the server's token (401, in ``routes``), ``oai_bot_403`` (403,
-plain text), the syntax (``badVerb``, ``badArgument``: not a data request, the fault counter
-does not move), the rate limiter and the status faults (from here on a data request), then the
-request itself (``badResumptionToken``, ``cannotDisseminateFormat``, ``idDoesNotExist``,
-``noRecordsMatch``). Body faults (reset, truncate) hit list pages only. Page counting for
-``stuck_cursor_at_page`` and ``cursor_loop_at_page``: a list request without a token starts a
-new harvest at page 1; the token a first page "was requested with" is the token of the list's
-start (a stuck first page announces a token that starts the list again).
+Order of checks for one request: the server's credentials (401, in ``routes``), ``oai_bot_403``
+(403, plain text), the syntax (``badVerb``, ``badArgument``: not a data request, the fault
+counter does not move), the rate limiter, the status faults and the redirect to another host
+(from here on a data request), then the request itself (``badResumptionToken``,
+``cannotDisseminateFormat``, ``idDoesNotExist``, ``noRecordsMatch``). Body faults (reset,
+truncate) hit list pages only. Page counting for ``stuck_cursor_at_page`` and
+``cursor_loop_at_page``: a list request without a token starts a new harvest at page 1; the
+token a first page "was requested with" is the token of the list's start (a stuck first page
+announces a token that starts the list again).
 
 Paging (see ``oai_lists``): ``page_size`` listed records per page; the ``cursor`` of a page's
 token counts the records before the page (plus ``Faults.oai_first_cursor``); ``completeListSize``
@@ -80,7 +81,9 @@ _DATE_FORMS = {
 }
 _BOT = re.compile(r"python-requests|bot", re.IGNORECASE)
 _STATUS_TEXT = {
+    302: "Moved to another host: see Location.",
     429: "Too many requests: slow down.",
+    500: "Internal error: the repository failed.",
     502: "Bad gateway: the collection database did not answer.",
     503: "The repository is busy; come back after Retry-After seconds.",
     504: "Gateway timeout: the collection database did not answer in time.",
@@ -358,8 +361,11 @@ class OaiFace(_ListVerbs):
         self.pager = Pager(collection, settings)
 
     # --- replies -----------------------------------------------------------------------------
-    def reply(self, query: dict[str, list[str]], user_agent: str) -> Reply:
-        """The whole response to one authorised ``/oai`` request."""
+    def reply(
+        self, query: dict[str, list[str]], user_agent: str, *, redirect_to: str | None = None
+    ) -> Reply:
+        """The whole response to one authorised ``/oai`` request (``redirect_to``: where
+        ``redirect_other_host_every`` sends it)."""
         faults = self.policy.faults
         if faults.oai_bot_403 and _BOT.search(user_agent or ""):
             text = b"Forbidden: automated clients are not served here.\n"
@@ -368,15 +374,16 @@ class OaiFace(_ListVerbs):
             request = parse_request(query, self.settings.granularity)
         except OaiError as error:
             return self._error(error, None, faults, [])
-        admission = self.policy.admit()
+        admission = self.policy.admit(redirect_to=redirect_to)
         if admission.status != 200:
             text = _STATUS_TEXT[admission.status].encode() + b"\n"
             headers = [("Content-Type", "text/plain; charset=utf-8"), *admission.headers]
-            return Reply(admission.status, headers, [text])
+            return Reply(admission.status, headers, [text], number=admission.n)
         try:
-            return self._answer(request, admission)
+            reply = self._answer(request, admission)
         except OaiError as error:
-            return self._error(error, request, admission.faults, admission.headers)
+            reply = self._error(error, request, admission.faults, admission.headers)
+        return reply._replace(number=admission.n)
 
     def _answer(self, request: OaiRequest, admission: Admission) -> Reply:
         verb, args = request.verb, request.args

@@ -3,8 +3,8 @@
 Stdlib only (``http.server``). Keep-alive is real (one handler per TCP connection, many requests),
 bodies are ``Transfer-Encoding: chunked`` framed by hand, time comes from an injected clock.
 
-Two faces over one collection, on one port, behind one token, one rate limiter and one fault
-counter:
+Two faces over one collection, on one port, behind one gate (keys, OAuth2 tokens: see
+:mod:`~tap_museumcms.refserver.gate`), one rate limiter and one fault counter:
 
 - the JSONL harvesting contract (:mod:`~tap_museumcms.refserver.jsonl_face`)::
 
@@ -22,22 +22,25 @@ the admin endpoints are JSON: ``{"error": "bad_request", "message": "limit must 
 Fault counters (see :class:`Faults`): ``n`` numbers the *data requests* (authorised, well-formed
 requests of the data endpoints, both faces together, from 1; requests refused by the rate
 limiter do not advance it). A switch ``x_every = k`` fires when ``n % k == 0``; the status faults
-win over the body faults, in the order 429, 503, 502, 504. The page switches
+win over the body faults, in the order 429, 503, 502, 504, 500, then the redirect to another
+host; the gzip bomb replaces a page that would be answered 200. The page switches
 (``stuck_cursor_at_page``, ``cursor_loop_at_page``) count the 200 pages of one *harvest* per
 endpoint: a request without a cursor (or with ``cursor=0``; OAI: without a resumptionToken)
-starts a new harvest at page 1. Replacing the faults resets every counter.
+starts a new harvest at page 1. Connection refusals count every API request (see
+:class:`Faults`). Replacing the faults resets every counter.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import hmac
 import threading
 import typing as t
+from collections.abc import Sequence
 
 from tap_museumcms.clock import SYSTEM_CLOCK, Clock
-from tap_museumcms.refserver.collection import Collection, Expected
+from tap_museumcms.refserver.collection import Collection, Expected, line_key
 from tap_museumcms.refserver.faults import FaultPolicy, Faults
+from tap_museumcms.refserver.gate import Gate, OAuthClient
 from tap_museumcms.refserver.handler import Handler, HTTPServer
 from tap_museumcms.refserver.jsonl_face import (
     DEFAULT_LIMIT,
@@ -55,6 +58,7 @@ __all__ = [
     "DEFAULT_LIMIT",
     "MAX_LIMIT",
     "Faults",
+    "OAuthClient",
     "OaiSettings",
     "ReferenceServer",
     "RequestLog",
@@ -78,6 +82,10 @@ class ReferenceServer:
         faults: fault switches (default: none).
         token: when set, data requests need ``Authorization: Bearer <token>`` or
             ``X-API-Key: <token>``, else 401. The token is never logged nor echoed.
+        keys: more accepted keys, after ``token`` (the log names them ``key 1``, ``key 2``, ...
+            in that order, ``token`` first).
+        oauth: an OAuth2 client: ``POST /oauth/token`` issues tokens and data requests need a
+            live one (or a key).
         host: interface to bind.
         port: 0 picks a free port.
         clock: time for rate windows, ``Retry-After`` dates, ``Date``, mutations, OAI
@@ -100,6 +108,8 @@ class ReferenceServer:
         max_limit: int = MAX_LIMIT,
         verbose: bool = False,
         oai: OaiSettings | None = None,
+        keys: Sequence[str] = (),
+        oauth: OAuthClient | None = None,
     ) -> None:
         self.collection = collection
         collection.clock = clock
@@ -110,7 +120,7 @@ class ReferenceServer:
         self.policy = FaultPolicy(faults or Faults(), clock)
         self.jsonl = JsonlFace(collection, self.policy, self.max_limit)
         self.oai = OaiFace(collection, self.policy, oai or OaiSettings(), clock, self._oai_url)
-        self._token = token
+        self.gate = Gate([*([token] if token else []), *keys], oauth, self.policy, clock)
         self._host, self._port = host, port
         self._httpd: HTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -157,6 +167,11 @@ class ReferenceServer:
         host, port = t.cast(tuple[str, int], self._httpd.server_address[:2])
         return f"http://{host}:{port}"
 
+    @property
+    def oauth_url(self) -> str:
+        """The token endpoint, e.g. ``http://127.0.0.1:41234/oauth/token``."""
+        return f"{self.url}/oauth/token"
+
     def _oai_url(self) -> str:
         return f"{self.url}/oai" if self._httpd is not None else "http://refserver.example/oai"
 
@@ -175,9 +190,17 @@ class ReferenceServer:
         return self.jsonl.expected_malformed(stream)
 
     def expected(self, stream: str) -> Expected:
-        """The collection's ground truth plus the malformed lines this server inserts."""
+        """The collection's ground truth plus the malformed lines this server inserts, and with
+        the records ``schema_drift_every`` sends drifted moved to the positions to quarantine."""
         base = self.collection.expected(stream)
-        return dataclasses.replace(base, malformed_lines=self.expected_malformed(stream))
+        expected = dataclasses.replace(base, malformed_lines=self.expected_malformed(stream))
+        drifted = self.jsonl.expected_drifted(stream) - base.invalid_positions
+        if not drifted:
+            return expected
+        keys = {line_key(stream, self.collection.record_at(stream, p)) for p in drifted}
+        return dataclasses.replace(
+            expected, valid_keys=base.valid_keys - keys, tombstones=base.tombstones - keys,
+            invalid_positions=base.invalid_positions | drifted)
 
     def expected_oai(self, prefix: str = "lido") -> Expected:
         """Ground truth of a full harvest of the OAI face with ``metadataPrefix=prefix``.
@@ -189,14 +212,5 @@ class ReferenceServer:
 
     # --- auth --------------------------------------------------------------------------------
     def authorised(self, headers: Headers) -> bool:
-        """True when no token is configured or the request carries it."""
-        if self._token is None:
-            return True
-        expected = self._token.encode()
-        bearer = headers.get("Authorization") or ""
-        scheme, _, credentials = bearer.partition(" ")
-        offered = credentials.strip().encode()
-        if scheme.lower() == "bearer" and hmac.compare_digest(offered, expected):
-            return True
-        api_key = headers.get("X-API-Key")
-        return api_key is not None and hmac.compare_digest(api_key.strip().encode(), expected)
+        """True when the request may have data (no credential needed, or a good one)."""
+        return self.gate.check(headers) is None

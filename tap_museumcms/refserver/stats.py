@@ -8,12 +8,29 @@ from collections import Counter
 
 
 class RequestLog(t.NamedTuple):
-    """One request as the server saw it: ``(path, params, status)``; query values as sent (the
-    first of each name), credentials-looking parameters removed."""
+    """One request as the server saw it: ``(path, params, status, ...)``.
+
+    Attributes:
+        path: the path.
+        params: query values as sent (the first of each name), credentials-looking parameters
+            removed.
+        status: the status answered; 0 when the connection was closed without an answer.
+        method: ``GET``, ``POST``.
+        host: the host the client addressed (``Host`` header, without the port).
+        carriers: where the request carried a credential, never its value: ``Authorization``,
+            ``X-API-Key``, ``query:<name>`` (e.g. ``query:api_key``).
+        credential: which credential it was: ``key 2``, ``oauth``, ``unknown`` or ``""``.
+        at: server-clock time the request arrived.
+    """
 
     path: str
     params: dict[str, str]
     status: int
+    method: str = "GET"
+    host: str = ""
+    carriers: tuple[str, ...] = ()
+    credential: str = ""
+    at: float = 0.0
 
 
 class ServerStats:
@@ -28,11 +45,12 @@ class ServerStats:
         self._bytes_sent = 0
         self._largest_write = 0
 
-    def record(self, path: str, params: dict[str, str], status: int) -> None:
+    def record(self, path: str, params: dict[str, str], status: int, **more: t.Any) -> None:
+        """Log one request (``more``: the other :class:`RequestLog` fields)."""
         with self._lock:
             self._requests[path] += 1
             self._statuses[status] += 1
-            self._log.append(RequestLog(path, dict(params), status))
+            self._log.append(RequestLog(path, dict(params), status, **more))
 
     def connection_opened(self) -> None:
         with self._lock:
