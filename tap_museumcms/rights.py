@@ -54,6 +54,8 @@ from typing import Literal
 from urllib.parse import urlsplit
 
 RIGHTS_UNDETERMINED = "http://rightsstatements.org/vocab/UND/1.0/"
+#: CC0 1.0, the waiver most open-access museum APIs put on their data and images.
+CC0 = "http://creativecommons.org/publicdomain/zero/1.0/"
 """Copyright Undetermined: the statement a future setting may map unknown values to."""
 
 _CC_ALL_VERSIONS = ("1.0", "2.0", "2.5", "3.0", "4.0")

@@ -11,7 +11,7 @@ import copy
 
 import pytest
 from fakeclock import FakeClock
-from harness import Killed, SyncResult, run_tap
+from harness import Killed, SyncResult, committed_records, resume_until_done, run_tap
 
 from tap_museumcms.refserver import Faults, GeneratedCollection, OaiSettings, ReferenceServer
 
@@ -109,36 +109,13 @@ def test_killed_under_the_storm_resumes_exactly(kills):
     collection = GeneratedCollection(450, invalid_every=11)
     with ReferenceServer(collection, clock=clock, faults=STORM,
                          oai=OaiSettings(page_size=29)) as server:
-        config = oai_config(server, max_retries=8)
-        committed: set[tuple[str, str]] = set()
-        state = None
-        for kill_after in [*kills, None]:
-            result = run_tap(config, state=state, clock=clock, kill_after_records=kill_after)
-            assert isinstance(result.error, Killed) if kill_after else result.error is None
-            messages = result.messages
-            last_state = max((i for i, m in enumerate(messages) if m["type"] == "STATE"),
-                             default=-1)
-            this_run = [_identity(m) for m in messages if m["type"] == "RECORD"]
-            assert not committed & set(this_run), "committed records sent again"
-            assert len(this_run) == len(set(this_run)), "a record twice within one run"
-            committed |= {_identity(m) for m in messages[: last_state + 1]
-                          if m["type"] == "RECORD"}
-            if last_state >= 0:
-                state = messages[last_state]["value"]
+        committed, state = resume_until_done(oai_config(server, max_retries=8), clock, kills)
         expected = server.expected_oai("lido")
         bad = len(expected.invalid_positions) + len(expected.malformed_lines)
     assert {k for s, k in committed if s == "objects"} == expected.valid_keys
     assert len({k for s, k in committed if s == "quarantine"}) == bad
     assert {k for s, k in committed if s == "lido_records"} == expected.valid_keys
     assert "harvest" not in state["bookmarks"]["objects"]
-
-
-KEYS = {"objects": "object_id", "rights": "rights_id", "media": "media_id",
-        "quarantine": "raw_sha256", "lido_records": "object_id", "iiif_manifests": "object_id"}
-
-
-def _identity(message: dict) -> tuple[str, str]:
-    return message["stream"], message["record"][KEYS[message["stream"]]]
 
 
 def test_a_token_expired_while_the_run_was_dead_restarts_the_window_without_resending():
@@ -152,9 +129,8 @@ def test_a_token_expired_while_the_run_was_dead_restarts_the_window_without_rese
         state = next(m["value"] for m in reversed(first.messages) if m["type"] == "STATE")
         harvest = copy.deepcopy(state["bookmarks"]["objects"]["harvest"])
         assert harvest["cursor"] and harvest["window"]["metadataPrefix"] == "lido"
-        committed_at = max(i for i, m in enumerate(first.messages) if m["type"] == "STATE")
-        committed = {m["record"]["object_id"] for m in first.messages[:committed_at]
-                     if m["type"] == "RECORD" and m["stream"] == "objects"}
+        committed = {key for stream, key in committed_records(first.messages)
+                     if stream == "objects"}
         clock.advance(3 * 86400)  # days later: the token has long expired
         before = len(server.stats.log)
         second = run_tap(config, state=state, clock=clock)
@@ -253,9 +229,7 @@ def test_oai_errors_sent_as_http_errors_are_read_as_oai_errors():
         statuses = server.stats.statuses
     assert statuses.get(400) == 1 and statuses.get(404) == 1  # badResumptionToken, noRecordsMatch
     assert second.error is None and late.error is None
-    committed = {m["record"]["object_id"] for m in first.messages[
-        : max(i for i, m in enumerate(first.messages) if m["type"] == "STATE")]
-        if m["type"] == "RECORD" and m["stream"] == "objects"}
+    committed = {key for stream, key in committed_records(first.messages) if stream == "objects"}
     sent = [o["object_id"] for o in second.records("objects")]
     assert not committed & set(sent) and len(committed | set(sent)) == 150
     assert late.records("objects") == []

@@ -15,13 +15,12 @@ import sys
 from pathlib import Path
 
 import pytest
+from fakeclock import FakeClock
+from harness import account_run, last_state, resume_until_done
 
 from tap_museumcms.refserver import OaiSettings
 from tap_museumcms.refserver.collection import GeneratedCollection
 from tap_museumcms.refserver.server import Faults, ReferenceServer
-
-KEYS = {"objects": "object_id", "rights": "rights_id", "media": "media_id",
-        "quarantine": "raw_sha256", "lido_records": "object_id", "iiif_manifests": "object_id"}
 
 
 def run_until(config: Path, state: dict | None, tmp: Path, kill_after: int | None):
@@ -47,10 +46,6 @@ def run_until(config: Path, state: dict | None, tmp: Path, kill_after: int | Non
     return messages, proc.returncode
 
 
-def identity(message: dict) -> tuple[str, str]:
-    return message["stream"], message["record"][KEYS[message["stream"]]]
-
-
 @pytest.mark.parametrize(
     ("source", "kills"),
     [("jsonl", [1, 2500, 2501]), ("jsonl", [120, 3000, 333, 1500]),
@@ -65,21 +60,11 @@ def test_sigkill_then_resume_loses_nothing_and_resends_nothing_committed(tmp_pat
             settings = {"source": source, "api_url": server.url + "/oai"}
         config.write_text(json.dumps(settings))
         committed: set[tuple[str, str]] = set()
-        seen: set[tuple[str, str]] = set()
         state = None
         for kill_after in [*kills, None]:
             messages, code = run_until(config, state, tmp_path, kill_after)
-            last_state = max(
-                (i for i, m in enumerate(messages) if m["type"] == "STATE"), default=-1
-            )
-            this_run = [identity(m) for m in messages if m["type"] == "RECORD"]
-            resent = committed & set(this_run)
-            assert not resent, f"committed records sent again: {sorted(resent)[:5]}"
-            assert len(this_run) == len(set(this_run)), "a record twice within one run"
-            committed |= {identity(m) for m in messages[: last_state + 1] if m["type"] == "RECORD"}
-            seen |= set(this_run)
-            if last_state >= 0:
-                state = messages[last_state]["value"]
+            committed = account_run(committed, messages)
+            state = last_state(messages, default=state)
             if kill_after is None:
                 assert code == 0
             else:
@@ -118,28 +103,11 @@ STORM = Faults(
 
 @pytest.mark.parametrize("kills", [[40, 700, 701, 1500], [1, 2, 3, 950, 2000, 1200]])
 def test_killed_under_a_fault_storm_resumes_exactly(kills):
-    from fakeclock import FakeClock
-    from harness import Killed, run_tap
-
     clock = FakeClock()
     collection = GeneratedCollection(900, invalid_every=17)
     with ReferenceServer(collection, faults=STORM, clock=clock) as server:
         config = {"api_url": server.url, "page_size": 40, "max_retries": 8}
-        committed: set[tuple[str, str]] = set()
-        state = None
-        for kill_after in [*kills, None]:
-            result = run_tap(config, state=state, clock=clock, kill_after_records=kill_after)
-            assert isinstance(result.error, Killed) if kill_after else result.error is None
-            messages = result.messages
-            last_state = max((i for i, m in enumerate(messages) if m["type"] == "STATE"),
-                             default=-1)
-            this_run = [identity(m) for m in messages if m["type"] == "RECORD"]
-            assert not committed & set(this_run), "committed records sent again"
-            assert len(this_run) == len(set(this_run)), "a record twice within one run"
-            committed |= {identity(m) for m in messages[: last_state + 1]
-                          if m["type"] == "RECORD"}
-            if last_state >= 0:
-                state = messages[last_state]["value"]
+        committed, state = resume_until_done(config, clock, kills)
         expected = {(s, k) for s in ("objects", "rights", "media")
                     for k in server.expected(s).valid_keys}
         invalid = (len(server.expected("objects").invalid_positions)
