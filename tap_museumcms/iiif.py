@@ -31,7 +31,12 @@ Mapping:
   ``/manifest`` or ``/manifest.json``. No usable asset: no manifest.
 
 All text is cleaned with :func:`tap_museumcms.text.strip_xml_illegal` (so ``\\x00`` and lone
-surrogates never reach JSON or PostgreSQL) and trimmed.
+surrogates never reach JSON or PostgreSQL) and trimmed: the object's fields in one scan of their
+joined text when it holds nothing to delete (the usual case). What depends only on the settings
+(the provider) or on a small set of values (the rights of a URI, the origin of a manifest id)
+is worked out once; every manifest is still made of fresh dicts, so a caller may change one.
+``tests/iiif_reference.py`` keeps the previous builder, and a test holds the two to identical
+JSON.
 
 The tests check every manifest against the official JSON Schema and the rules it does not
 enforce (``tests/iiif_rules.py``).
@@ -39,13 +44,14 @@ enforce (``tests/iiif_rules.py``).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import quote, urlsplit
 
 from tap_museumcms.lido import image_api_version, image_urls, rights_label
-from tap_museumcms.text import strip_xml_illegal
+from tap_museumcms.text import needs_cleaning, strip_xml_illegal
 
 PRESENTATION_CONTEXT = "http://iiif.io/api/presentation/3/context.json"
 
@@ -79,16 +85,68 @@ def _text(value: Any) -> str | None:
     return cleaned or None
 
 
+def _read_texts(source: Mapping[str, Any], names: tuple[str, ...]) -> dict[str, str | None]:
+    """:func:`_text` of each named value of ``source``, e.g. ``{"title": "Harbour", ...}``.
+
+    The common case (strings with nothing to delete) costs one scan of the joined strings
+    instead of one per value.
+    """
+    values = [source.get(name) for name in names]
+    try:
+        joined = "".join([value for value in values if value is not None])
+        # No printable character is XML-illegal: one C pass settles most catalogue text.
+        clean = joined.isprintable() or not needs_cleaning(joined)
+    except TypeError:  # a number or another non-string value
+        clean = False
+    if clean:
+        texts = [(value.strip() or None) if value else None for value in values]
+    else:
+        texts = [_text(value) for value in values]
+    return dict(zip(names, texts, strict=True))
+
+
 def _is_http(value: str | None) -> bool:
     return value is not None and value.startswith(("http://", "https://")) and " " not in value
 
 
-def _lang(language: str, value: str) -> dict[str, list[str]]:
-    return {language: [value]}
+class _Settings(NamedTuple):
+    """What the builder takes from :class:`IIIFOptions`, cleaned once.
+
+    ``base_url`` is the http(s) ``iiif_base_url`` without its trailing ``/``; ``provider_id``
+    is ``None`` when the provider takes the manifest's origin; ``homepage`` is ``None`` unless
+    it is an http(s) URL.
+    """
+
+    language: str
+    base_url: str | None
+    provider_id: str | None
+    provider_label: str
+    homepage: str | None
 
 
-def _pair(label: str, value: str, language: str) -> dict[str, Any]:
-    return {"label": _lang("en", label), "value": _lang(language, value)}
+@functools.lru_cache(maxsize=64)
+def _settings(options: IIIFOptions) -> _Settings:
+    """The cleaned settings of ``options`` (a frozen dataclass, so a cache key)."""
+    base = _text(options.iiif_base_url)
+    homepage = _text(options.provider_homepage)
+    homepage = homepage if _is_http(homepage) else None
+    provider_id = _text(options.provider_id)
+    return _Settings(
+        language=_text(options.language) or "en",
+        base_url=base.rstrip("/") if base is not None and _is_http(base) else None,
+        provider_id=provider_id if _is_http(provider_id) else homepage,
+        provider_label=_text(options.provider_label) or "Museum",
+        homepage=homepage,
+    )
+
+
+def _manifest_id(source: str | None, object_id: str | None, settings: _Settings) -> str | None:
+    """The source's http(s) manifest URL, else one under the base URL, else ``None``."""
+    if _is_http(source):
+        return source
+    if settings.base_url is not None and object_id:
+        return f"{settings.base_url}/{quote(object_id, safe='')}/manifest"
+    return None
 
 
 def manifest_id_for(obj: Mapping[str, Any], options: IIIFOptions) -> str | None:
@@ -102,16 +160,11 @@ def manifest_id_for(obj: Mapping[str, Any], options: IIIFOptions) -> str | None:
         e.g. ``"https://iiif.example.org/manifests/1994%2F127/manifest"``; ``None`` when neither
         gives an http(s) URL.
     """
-    source = _text(obj.get("iiif_manifest_url"))
-    if _is_http(source):
-        return source
-    base = _text(options.iiif_base_url)
-    object_id = _text(obj.get("object_id"))
-    if _is_http(base) and object_id:
-        return f"{base.rstrip('/')}/{quote(object_id, safe='')}/manifest"
-    return None
+    source, object_id = _text(obj.get("iiif_manifest_url")), _text(obj.get("object_id"))
+    return _manifest_id(source, object_id, _settings(options))
 
 
+@functools.lru_cache(maxsize=1024)
 def _canonical_rights(uri: str | None) -> str | None:
     """The URI when it is a canonical CC / RightsStatements.org URI, else ``None``."""
     if not uri:
@@ -125,6 +178,22 @@ def _canonical_rights(uri: str | None) -> str | None:
     return term.uri if term.uri == uri else None
 
 
+def _origin(url: str) -> str:
+    """``scheme://host/`` of an http(s) URL, as :func:`urllib.parse.urlsplit` reads it.
+
+    The host ends before the first ``/`` after ``scheme://`` at the latest, so the split is
+    done (and remembered) on what comes before it: a run's manifests share a few origins.
+    """
+    cut = url.find("/", url.find("//") + 2)
+    return _origin_of(url if cut < 0 else url[:cut])
+
+
+@functools.lru_cache(maxsize=256)
+def _origin_of(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}/"
+
+
 def _service(url: str) -> dict[str, str]:
     if image_api_version(url) == 2:
         return {
@@ -135,60 +204,81 @@ def _service(url: str) -> dict[str, str]:
     return {"id": url, "type": "ImageService3", "profile": "level1"}
 
 
-def _assets(obj: Mapping[str, Any]) -> list[tuple[str, str, int, int, str, bool]]:
-    """Usable assets as (key, service, width, height, format, is_primary), in source order."""
+class _Asset(NamedTuple):
+    """A usable image asset: id key, service (no trailing ``/``), size, format, primary flag,
+    full-size and thumbnail image URLs."""
+
+    key: str
+    service: str
+    width: int
+    height: int
+    format: str
+    primary: bool
+    full: str
+    thumbnail: str
+
+
+_MEDIA_FIELDS = ("iiif_image_service", "media_id", "format")
+
+
+def _size(value: Any) -> bool:
+    """Whether a pixel size is usable: a positive int that is not a bool."""
+    return isinstance(value, int) and not isinstance(value, bool) and value > 0
+
+
+def _assets(obj: Mapping[str, Any]) -> list[_Asset]:
+    """Usable assets (an http(s) IIIF service and a positive width and height), in source
+    order."""
     media = obj.get("media")
     if not isinstance(media, list):
         return []
-    assets: list[tuple[str, str, int, int, str, bool]] = []
+    assets: list[_Asset] = []
     seen: set[str] = set()
     for index, item in enumerate(media, start=1):
-        if not isinstance(item, Mapping):
+        if type(item) is not dict and not isinstance(item, Mapping):
             continue
-        service = _text(item.get("iiif_image_service"))
         width, height = item.get("width"), item.get("height")
-        if not _is_http(service):
+        if not (_size(width) and _size(height)):
             continue
-        if not all(
-            isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in (width, height)
-        ):
+        text = _read_texts(item, _MEDIA_FIELDS)
+        service = text["iiif_image_service"]
+        if service is None or not _is_http(service):
             continue
-        key = quote(_text(item.get("media_id")) or f"p{index}", safe="")
+        key = quote(text["media_id"] or f"p{index}", safe="")
         if key in seen:
             key = f"{key}-{index}"
         seen.add(key)
-        fmt = _text(item.get("format")) or "image/jpeg"
+        service = service.rstrip("/")
+        full, thumbnail = image_urls(service)
+        fmt = text["format"] or "image/jpeg"
         primary = item.get("is_primary") is True
-        assets.append((key, service.rstrip("/"), width, height, fmt, primary))
+        assets.append(_Asset(key, service, width, height, fmt, primary, full, thumbnail))
     return assets
 
 
-def _canvas(
-    base: str, key: str, service: str, width: int, height: int, fmt: str, _primary: bool
-) -> dict[str, Any]:
-    canvas_id = f"{base}/canvas/{key}"
-    full, _thumbnail = image_urls(service)
+def _canvas(base: str, asset: _Asset) -> dict[str, Any]:
+    canvas_id = f"{base}/canvas/{asset.key}"
     return {
         "id": canvas_id,
         "type": "Canvas",
-        "height": height,
-        "width": width,
+        "height": asset.height,
+        "width": asset.width,
         "items": [
             {
-                "id": f"{base}/page/{key}",
+                "id": f"{base}/page/{asset.key}",
                 "type": "AnnotationPage",
                 "items": [
                     {
-                        "id": f"{base}/annotation/{key}",
+                        "id": f"{base}/annotation/{asset.key}",
                         "type": "Annotation",
                         "motivation": "painting",
                         "body": {
-                            "id": full,
+                            "id": asset.full,
                             "type": "Image",
-                            "format": fmt,
-                            "height": height,
-                            "width": width,
-                            "service": [_service(service)],
+                            "format": asset.format,
+                            "height": asset.height,
+                            "width": asset.width,
+                            "service": [_service(asset.service)],
                         },
                         "target": canvas_id,
                     }
@@ -198,22 +288,39 @@ def _canvas(
     }
 
 
-def _provider(manifest_id: str, options: IIIFOptions) -> dict[str, Any]:
-    homepage = _text(options.provider_homepage)
-    provider_id = _text(options.provider_id)
-    if not _is_http(provider_id):
-        if _is_http(homepage):
-            provider_id = homepage
-        else:
-            parts = urlsplit(manifest_id)
-            provider_id = f"{parts.scheme}://{parts.netloc}/"
-    label = _text(options.provider_label) or "Museum"
-    provider: dict[str, Any] = {"id": provider_id, "type": "Agent", "label": _lang("en", label)}
-    if _is_http(homepage):
+def _provider(manifest_id: str, settings: _Settings) -> dict[str, Any]:
+    label = settings.provider_label
+    provider_id = settings.provider_id or _origin(manifest_id)
+    provider: dict[str, Any] = {"id": provider_id, "type": "Agent", "label": {"en": [label]}}
+    if settings.homepage is not None:
         provider["homepage"] = [
-            {"id": homepage, "type": "Text", "label": _lang("en", label), "format": "text/html"}
+            {
+                "id": settings.homepage,
+                "type": "Text",
+                "label": {"en": [label]},
+                "format": "text/html",
+            }
         ]
     return provider
+
+
+_OBJECT_FIELDS = (
+    "object_id",
+    "iiif_manifest_url",
+    "title",
+    "description",
+    "maker",
+    "creation_date_display",
+    "creation_date_raw",
+    "creation_date_iso",
+    "object_type",
+    "medium",
+    "dimensions",
+    "department",
+    "accession_number",
+    "credit_line",
+    "rights_uri",
+)
 
 
 def build_manifest(obj: Mapping[str, Any], options: IIIFOptions = IIIFOptions()) -> dict | None:
@@ -234,70 +341,74 @@ def build_manifest(obj: Mapping[str, Any], options: IIIFOptions = IIIFOptions())
     assets = _assets(obj)
     if not assets:
         return None
-    manifest_id = manifest_id_for(obj, options)
+    text = _read_texts(obj, _OBJECT_FIELDS)
+    settings = _settings(options)
+    manifest_id = _manifest_id(text["iiif_manifest_url"], text["object_id"], settings)
     if manifest_id is None:
         return None
-    language = _text(options.language) or "en"
+    language = settings.language
     base = manifest_id
     for suffix in ("/manifest.json", "/manifest"):
         if base.endswith(suffix):
             base = base[: -len(suffix)]
             break
-    title = _text(obj.get("title")) or "[untitled]"
     manifest: dict[str, Any] = {
         "@context": PRESENTATION_CONTEXT,
         "id": manifest_id,
         "type": "Manifest",
-        "label": _lang(language, title),
+        "label": {language: [text["title"] or "[untitled]"]},
     }
-    _describe(manifest, obj, language)
-    manifest["provider"] = [_provider(manifest_id, options)]
-    primary = next((asset for asset in assets if asset[5]), assets[0])
-    service = primary[1]
+    _describe(manifest, text, language)
+    manifest["provider"] = [_provider(manifest_id, settings)]
+    primary = assets[0]
+    for asset in assets:
+        if asset.primary:
+            primary = asset
+            break
     manifest["thumbnail"] = [
         {
-            "id": image_urls(service)[1],
+            "id": primary.thumbnail,
             "type": "Image",
             "format": "image/jpeg",
-            "service": [_service(service)],
+            "service": [_service(primary.service)],
         }
     ]
-    manifest["items"] = [_canvas(base, *asset) for asset in assets]
+    manifest["items"] = [_canvas(base, asset) for asset in assets]
     return manifest
 
 
-def _describe(manifest: dict[str, Any], obj: Mapping[str, Any], language: str) -> None:
+def _describe(manifest: dict[str, Any], text: dict[str, str | None], language: str) -> None:
     """Summary, metadata pairs, required statement and rights of the manifest."""
-    maker = _text(obj.get("maker"))
-    date = (
-        _text(obj.get("creation_date_display"))
-        or _text(obj.get("creation_date_raw"))
-        or _text(obj.get("creation_date_iso"))
-    )
-    credit_line = _text(obj.get("credit_line"))
-    rights = _canonical_rights(_text(obj.get("rights_uri")))
-    summary = _text(obj.get("description")) or ", ".join(v for v in (maker, date) if v)
+    maker = text["maker"]
+    date = text["creation_date_display"] or text["creation_date_raw"] or text["creation_date_iso"]
+    credit_line = text["credit_line"]
+    rights = _canonical_rights(text["rights_uri"])
+    summary = text["description"] or ", ".join(v for v in (maker, date) if v)
     if summary:
-        manifest["summary"] = _lang(language, summary)
-    metadata = []
-    for label, value in (
-        ("Maker", maker),
-        ("Date", date),
-        ("Object type", _text(obj.get("object_type"))),
-        ("Medium", _text(obj.get("medium"))),
-        ("Dimensions", _text(obj.get("dimensions"))),
-        ("Department", _text(obj.get("department"))),
-        ("Accession number", _text(obj.get("accession_number"))),
-        ("Credit line", credit_line),
-    ):
-        if value:
-            metadata.append(_pair(label, value, language))
+        manifest["summary"] = {language: [summary]}
+    metadata = [
+        {"label": {"en": [label]}, "value": {language: [value]}}
+        for label, value in (
+            ("Maker", maker),
+            ("Date", date),
+            ("Object type", text["object_type"]),
+            ("Medium", text["medium"]),
+            ("Dimensions", text["dimensions"]),
+            ("Department", text["department"]),
+            ("Accession number", text["accession_number"]),
+            ("Credit line", credit_line),
+        )
+        if value
+    ]
     if rights:
-        metadata.append(_pair("Rights", rights_label(rights), "en"))
+        metadata.append({"label": {"en": ["Rights"]}, "value": {"en": [rights_label(rights)]}})
     if metadata:
         manifest["metadata"] = metadata
     if credit_line:
-        manifest["requiredStatement"] = _pair("Attribution", credit_line, language)
+        manifest["requiredStatement"] = {
+            "label": {"en": ["Attribution"]},
+            "value": {language: [credit_line]},
+        }
     if rights:
         manifest["rights"] = rights
 

@@ -9,8 +9,10 @@ import time
 from pathlib import Path
 from typing import Any
 
+import iiif_reference
 import jsonschema
 import pytest
+from document_corpus import corpus_objects, corpus_sample, iiif_options, outcome
 from fixtures.standards import synthetic as SYNTHETIC
 from iiif_rules import check_manifest_rules, iiif_schema, iiif_validator
 from validity import failures
@@ -248,6 +250,47 @@ def test_hostile_text_survives_minus_the_illegal_characters(hostile: str) -> Non
     assert decoded["requiredStatement"]["value"] == {"en": [expected]}
     assert _metadata(decoded)["Maker"] == expected
     assert "\x00" not in encoded.decode("utf-8")
+
+
+# ---------------------------------------------------------------- the previous builder's JSON
+
+
+def _json(result: tuple[str, Any]) -> str:
+    """An outcome as JSON text: key order, ``true`` against ``1``, ``1`` against ``1.0`` count."""
+    return json.dumps(result, ensure_ascii=False)
+
+
+@pytest.mark.parametrize("setting", list(iiif_options()))
+def test_manifests_are_those_of_the_previous_builder(setting: str) -> None:
+    # tests/iiif_reference.py is the builder as it was before it was tuned: every object of the
+    # corpus gives the same record, key for key in the same order, or the same refusal.
+    options = iiif_options()[setting]
+    objects = corpus_objects() if setting == "defaults" else corpus_sample()
+    differences, built = [], 0
+    for label, obj in objects:
+        ours = outcome(manifest_record, obj, options)
+        if _json(ours) != _json(outcome(iiif_reference.manifest_record, obj, options)):
+            differences.append(label)
+        built += ours[0] == "ok" and ours[1] is not None
+    assert differences[:5] == [], f"{len(differences)} objects differ"
+    assert built > len(objects) / 3
+
+
+def _containers(node: Any) -> list[int]:
+    if isinstance(node, dict):
+        return [id(node), *(i for value in node.values() for i in _containers(value))]
+    if isinstance(node, list):
+        return [id(node), *(i for value in node for i in _containers(value))]
+    return []
+
+
+def test_manifests_share_no_dict_or_list_so_a_caller_may_change_one() -> None:
+    first, second = build_manifest(OBJECT, OPTIONS), build_manifest(OBJECT, OPTIONS)
+    assert first == second
+    assert not set(_containers(first)) & set(_containers(second))
+    first["provider"][0]["label"]["en"].append("changed")
+    first["items"][0]["items"][0]["items"][0]["body"]["service"][0]["profile"] = "level0"
+    assert build_manifest(OBJECT, OPTIONS) == second
 
 
 # ---------------------------------------------------------------- the extra-rules checker
