@@ -8,7 +8,7 @@ chunks, through
   (needs the whole body in memory, no bounds, no error handling);
 
 and, to separate splitting from decoding, the two splitters alone; then the same records as one
-big JSON array: ``iter_json_array`` + ``decode_json_line`` against ``json.loads`` of the whole
+big JSON array: ``ArraySplitter`` + ``decode_json_line`` against ``json.loads`` of the whole
 body. Run:
 
     .venv/bin/python benchmarks/bench_jsonl.py [--lines 200000] [--repeat 3]
@@ -23,7 +23,8 @@ import time
 import tracemalloc
 from collections.abc import Callable
 
-from tap_museumcms.jsonl import decode_json_line, iter_json_array, iter_lines
+from tap_museumcms.jsonarray import ArraySplitter
+from tap_museumcms.jsonl import RawLine, decode_json_line, iter_lines
 
 CHUNK = 64 * 1024
 
@@ -90,10 +91,14 @@ def array_chunks(chunks: list[bytes]) -> list[bytes]:
 
 def streaming_array_decode(chunks: list[bytes]) -> int:
     n = 0
-    for element in iter_json_array(chunks):
-        record, _reason = decode_json_line(element)
-        if record is not None:
-            n += 1
+    splitter = ArraySplitter((), max_item_bytes=16 * 2**20)
+    for chunk in [*chunks, None]:
+        pieces = splitter.feed(chunk) if chunk is not None else splitter.close()
+        for piece in pieces:
+            record, _reason = decode_json_line(
+                RawLine(piece.data, piece.size, piece.oversized, piece.complete))
+            if record is not None:
+                n += 1
     return n
 
 
@@ -141,7 +146,7 @@ def main() -> None:
         ("splitlines + json.loads (naive)", naive_decode, chunks),
         ("iter_lines only", streaming_split, chunks),
         ("splitlines only (naive)", naive_split, chunks),
-        ("iter_json_array + decode_json_line", streaming_array_decode, array),
+        ("ArraySplitter + decode_json_line", streaming_array_decode, array),
         ("json.loads(whole array) (naive)", naive_array_decode, array),
     ]
     for label, fn, data in cases:
